@@ -49,9 +49,26 @@ public sealed class RedisKitBuilder
         return this;
     }
 
+    /// <summary>
+    /// Declares that <paramref name="capability"/> needs <paramref name="features"/>: when the host starts
+    /// and the probe shows the server lacks one, start-up fails with <see cref="RedisKitCapabilityException"/>
+    /// naming the capability and the feature. Capabilities call this from their <c>Add*</c> method.
+    /// </summary>
+    public RedisKitBuilder RequireFeatures(RedisFeatures features, string capability)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(capability);
+        Services.AddSingleton(new RedisFeatureRequirement(features, capability));
+        return this;
+    }
+
     /// <summary>Uses System.Text.Json with <paramref name="options"/> (for example with a source-generated context as resolver).</summary>
     public RedisKitBuilder UseSystemTextJson(JsonSerializerOptions options) => UseSerializer(new SystemTextJsonRedisSerializer(options));
 }
+
+/// <summary>A feature a registered capability needs, checked against the probe at start.</summary>
+/// <param name="Features">The features needed.</param>
+/// <param name="Capability">The capability's name, for the error message.</param>
+public sealed record RedisFeatureRequirement(RedisFeatures Features, string Capability);
 
 /// <summary>Where the multiplexer comes from when the application supplies it.</summary>
 internal sealed class RedisConnectionSource

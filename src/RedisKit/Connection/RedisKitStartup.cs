@@ -13,11 +13,13 @@ internal sealed partial class RedisKitStartup : IHostedService
 {
     private readonly IRedisConnection _connection;
     private readonly ILogger<RedisKitStartup> _logger;
+    private readonly IEnumerable<RedisFeatureRequirement> _requirements;
 
-    public RedisKitStartup(IRedisConnection connection, ILogger<RedisKitStartup> logger)
+    public RedisKitStartup(IRedisConnection connection, ILogger<RedisKitStartup> logger, IEnumerable<RedisFeatureRequirement> requirements)
     {
         _connection = connection;
         _logger = logger;
+        _requirements = requirements;
     }
 
     public async Task StartAsync(CancellationToken cancellationToken)
@@ -25,7 +27,13 @@ internal sealed partial class RedisKitStartup : IHostedService
         await _connection.GetMultiplexerAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            await _connection.GetCapabilitiesAsync(cancellationToken).ConfigureAwait(false);
+            var capabilities = await _connection.GetCapabilitiesAsync(cancellationToken).ConfigureAwait(false);
+
+            // A capability the server cannot support stops the host here, with its name and the missing feature.
+            foreach (var requirement in _requirements)
+            {
+                capabilities.Require(requirement.Features, requirement.Capability);
+            }
         }
         catch (Exception ex) when (ex is RedisException or TimeoutException)
         {
@@ -35,6 +43,6 @@ internal sealed partial class RedisKitStartup : IHostedService
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
-    [LoggerMessage(EventId = 1020, Level = LogLevel.Warning, Message = "Started without reaching Redis; capabilities run in their degraded mode until it is back")]
+    [LoggerMessage(EventId = 1020, Level = LogLevel.Warning, Message = "Started without reaching Redis; capabilities run in their degraded mode until it is back, and their server requirements are checked when it is")]
     private static partial void LogStartedWithoutRedis(ILogger logger);
 }

@@ -94,3 +94,40 @@ public class CapabilityProbeTests
         Assert.Equal(Version.Parse(version), foundVersion);
     }
 }
+
+public class FeatureRequirementTests
+{
+    [Fact]
+    public async Task HostStart_RequiredFeatureMissing_FailsNamingCapability()
+    {
+        var garnet = Servers.Garnet();
+        var builder = Microsoft.Extensions.Hosting.Host.CreateApplicationBuilder();
+        builder.Services.AddRedisKit(o =>
+        {
+            o.ConnectionString = garnet.ConnectionString;
+            o.KeyPrefix = Servers.NewPrefix();
+        }).RequireFeatures(RedisFeatures.Streams, "stream consumer");
+        using var host = builder.Build();
+
+        var ex = await Assert.ThrowsAsync<RedisKitCapabilityException>(() => host.StartAsync());
+
+        Assert.Equal("stream consumer", ex.Capability);
+        Assert.Equal(RedisFeatures.Streams, ex.Missing);
+    }
+
+    [Fact]
+    public async Task HostStart_RequiredFeaturePresent_Starts()
+    {
+        var server = await Servers.Redis();
+        var builder = Microsoft.Extensions.Hosting.Host.CreateApplicationBuilder();
+        builder.Services.AddRedisKit(o =>
+        {
+            o.ConnectionString = server.ConnectionString;
+            o.KeyPrefix = Servers.NewPrefix();
+        }).RequireFeatures(RedisFeatures.Streams | RedisFeatures.AtomicLua, "stream consumer");
+        using var host = builder.Build();
+
+        await host.StartAsync();
+        await host.StopAsync();
+    }
+}
