@@ -37,6 +37,7 @@ ensure_chromium() {
   if command -v chromium >/dev/null 2>&1; then return 0; fi
   if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "chromium not found: installing from the OS packages"
+    apt-get update -qq || true
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null || echo "warning: chromium could not be installed"
   fi
 }
@@ -47,7 +48,7 @@ build() {
 
 run_tests() {
   ensure_redis
-  if [ "${REDISKIT_NEEDS_CHROMIUM:-0}" = "1" ]; then ensure_chromium; fi
+  ensure_chromium
   build
   local passed=0 failed=0 skipped=0 status=0
   local log
