@@ -1,0 +1,59 @@
+using Microsoft.Extensions.Caching.Hybrid;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using RedisKit;
+
+namespace Microsoft.Extensions.DependencyInjection;
+
+/// <summary>Registers the RedisKit cache.</summary>
+public static class CachingServiceCollectionExtensions
+{
+    /// <summary>
+    /// Registers <see cref="IRedisCache"/> (options from <c>RedisKit:Caching</c>, then
+    /// <paramref name="configure"/>, validated at start) and, unless one is already registered,
+    /// Microsoft's <see cref="HybridCache"/> backed by it. The backplane subscription is made when the
+    /// host starts. Needs Lua (every write is a script).
+    /// </summary>
+    public static RedisKitBuilder AddCaching(this RedisKitBuilder builder, Action<CacheOptions>? configure = null)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        var services = builder.Services;
+        services.AddOptions<CacheOptions>()
+            .Configure<IServiceProvider>(static (options, provider) => provider.GetService<IConfiguration>()?.GetSection(CacheOptions.SectionName).Bind(options))
+            .ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<CacheOptions>, CacheOptionsValidator>());
+        if (configure is not null)
+        {
+            services.Configure(configure);
+        }
+
+        services.TryAddSingleton<CacheMetrics>();
+        services.TryAddSingleton<RedisCache>(static sp => new RedisCache(
+            sp.GetRequiredService<IRedisConnection>(),
+            sp.GetRequiredService<IRedisSerializer>(),
+            sp.GetRequiredService<IOptions<CacheOptions>>(),
+            sp.GetRequiredService<TimeProvider>(),
+            sp.GetService<ILogger<RedisCache>>() ?? Logging.Abstractions.NullLogger<RedisCache>.Instance,
+            sp.GetRequiredService<CacheMetrics>()));
+        services.TryAddSingleton<IRedisCache>(static sp => sp.GetRequiredService<RedisCache>());
+        services.TryAddSingleton<HybridCache, RedisKitHybridCache>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, CacheStartup>());
+        builder.RequireFeatures(RedisFeatures.Lua, "cache");
+        return builder;
+    }
+}
+
+/// <summary>Subscribes the cache to the backplane when the host starts, so invalidations are heard from the first request.</summary>
+internal sealed class CacheStartup : IHostedService
+{
+    private readonly RedisCache _cache;
+
+    public CacheStartup(RedisCache cache) => _cache = cache;
+
+    public Task StartAsync(CancellationToken cancellationToken) => _cache.InitializeAsync(cancellationToken);
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+}
