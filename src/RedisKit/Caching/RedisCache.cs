@@ -276,17 +276,27 @@ internal sealed partial class RedisCache : IRedisCache, IAsyncDisposable
 
     private async Task ProduceAsync<TState, T>(string key, TState state, Func<TState, CacheFactoryContext<T>, CancellationToken, ValueTask<T>> factory, CacheEntryOptions options, IEnumerable<string>? tags, L1Entry? stale, bool redisFailed, TaskCompletionSource<T> completion)
     {
+        T result = default!;
+        Exception? error = null;
         try
         {
-            completion.TrySetResult(await ProduceCoreAsync(key, state, factory, options, tags, stale, redisFailed).ConfigureAwait(false));
+            result = await ProduceCoreAsync(key, state, factory, options, tags, stale, redisFailed).ConfigureAwait(false);
         }
         catch (Exception ex)
         {
-            completion.TrySetException(ex);
+            error = ex;
         }
-        finally
+
+        // Leave the in-flight map before waking the callers, so that whatever they do next (an eager
+        // refresh, a new miss) is not mistaken for this run. The value is in L1 already.
+        _inflight.TryRemove(new KeyValuePair<string, Task>(key, completion.Task));
+        if (error is null)
         {
-            _inflight.TryRemove(new KeyValuePair<string, Task>(key, completion.Task));
+            completion.TrySetResult(result);
+        }
+        else
+        {
+            completion.TrySetException(error);
         }
     }
 
