@@ -57,3 +57,40 @@ internal sealed class CacheStartup : IHostedService
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 }
+
+/// <summary>Registers write-behind queues.</summary>
+public static class WriteBehindServiceCollectionExtensions
+{
+    /// <summary>
+    /// Registers a durable write-behind queue named <paramref name="name"/> for <typeparamref name="T"/>
+    /// (<see cref="IWriteBehindQueue{T}"/>) and the hosted worker that drains it in batches into
+    /// <typeparamref name="TSink"/>: at-least-once, a batch a crashed worker held is put back after
+    /// <see cref="WriteBehindOptions.LeaseDuration"/>. One queue per item type.
+    /// </summary>
+    public static RedisKitBuilder AddWriteBehind<T, TSink>(this RedisKitBuilder builder, string name, Action<WriteBehindOptions>? configure = null)
+        where TSink : class, IWriteBehindSink<T>
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        ArgumentException.ThrowIfNullOrEmpty(name);
+        var services = builder.Services;
+        var optionsBuilder = services.AddOptions<WriteBehindOptions>(name).ValidateDataAnnotations().ValidateOnStart();
+        if (configure is not null)
+        {
+            optionsBuilder.Configure(configure);
+        }
+
+        services.TryAddSingleton<IWriteBehindSink<T>, TSink>();
+        services.AddSingleton(sp => new WriteBehindQueue<T>(
+            name,
+            sp.GetRequiredService<IRedisConnection>(),
+            sp.GetRequiredService<IRedisSerializer>(),
+            sp.GetRequiredService<IWriteBehindSink<T>>(),
+            sp.GetRequiredService<IOptionsMonitor<WriteBehindOptions>>(),
+            sp.GetRequiredService<TimeProvider>(),
+            sp.GetService<ILogger<WriteBehindQueue<T>>>() ?? Logging.Abstractions.NullLogger<WriteBehindQueue<T>>.Instance));
+        services.AddSingleton<IWriteBehindQueue<T>>(sp => sp.GetRequiredService<WriteBehindQueue<T>>());
+        services.AddSingleton<IHostedService>(sp => sp.GetRequiredService<WriteBehindQueue<T>>());
+        builder.RequireFeatures(RedisFeatures.AtomicLua, "write-behind queue");
+        return builder;
+    }
+}
