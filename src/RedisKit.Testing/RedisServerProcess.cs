@@ -33,11 +33,37 @@ public sealed partial class RedisServerProcess : IAsyncDisposable
         };
     }
 
-    private RedisServerProcess(int port, string directory, string[] extraArguments)
+    private readonly string? _sentinelConfig;
+
+    private RedisServerProcess(int port, string directory, string[] extraArguments, string? sentinelConfig = null)
     {
         Port = port;
         DataDirectory = directory;
         _extraArguments = extraArguments;
+        _sentinelConfig = sentinelConfig;
+    }
+
+    /// <summary>
+    /// Starts a Sentinel (<c>redis-server sentinel.conf --sentinel</c>) monitoring the primary at
+    /// <paramref name="primaryPort"/> as <paramref name="serviceName"/>, with quorum
+    /// <paramref name="quorum"/> and a 1 s down-after window so failovers take seconds in tests.
+    /// </summary>
+    public static async Task<RedisServerProcess> StartSentinelAsync(int primaryPort, string serviceName = "mymaster", int quorum = 2, CancellationToken cancellationToken = default)
+    {
+        var port = RedisBinaries.FreePort();
+        var directory = Directory.CreateTempSubdirectory("rediskit-sentinel-").FullName;
+        var config = Path.Combine(directory, "sentinel.conf");
+        var p = primaryPort.ToString(CultureInfo.InvariantCulture);
+        await File.WriteAllTextAsync(config, string.Join('\n',
+            $"sentinel monitor {serviceName} 127.0.0.1 {p} {quorum.ToString(CultureInfo.InvariantCulture)}",
+            $"sentinel down-after-milliseconds {serviceName} 1000",
+            $"sentinel failover-timeout {serviceName} 5000",
+            $"sentinel parallel-syncs {serviceName} 1",
+            ""), cancellationToken).ConfigureAwait(false);
+        var sentinel = new RedisServerProcess(port, directory, [], config);
+        await sentinel.StartProcessAsync(cancellationToken).ConfigureAwait(false);
+        Live[sentinel] = 0;
+        return sentinel;
     }
 
     /// <summary>The TCP port on 127.0.0.1.</summary>
@@ -133,12 +159,15 @@ public sealed partial class RedisServerProcess : IAsyncDisposable
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        foreach (var argument in new[]
-                 {
-                     "--port", Port.ToString(CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--dir", DataDirectory,
-                     "--save", "", "--appendonly", "no", "--daemonize", "no", "--protected-mode", "no",
-                     "--logfile", Path.Combine(DataDirectory, "redis.log"),
-                 }.Concat(_extraArguments))
+        string[] common =
+        [
+            "--port", Port.ToString(CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--dir", DataDirectory,
+            "--daemonize", "no", "--protected-mode", "no", "--logfile", Path.Combine(DataDirectory, "redis.log"),
+        ];
+        var arguments = _sentinelConfig is null
+            ? common.Concat(["--save", "", "--appendonly", "no"]).Concat(_extraArguments)
+            : new[] { _sentinelConfig, "--sentinel" }.Concat(common);
+        foreach (var argument in arguments)
         {
             info.ArgumentList.Add(argument);
         }
