@@ -171,6 +171,11 @@ internal sealed partial class RedisConnection : IRedisConnection, IAsyncDisposab
             configuration = RedisConnectionString.Parse(options.ConnectionString!);
         }
 
+        if (options.TlsCaCertificatePath is { Length: > 0 } ca)
+        {
+            configuration.TrustIssuer(ca);
+        }
+
         // Start even when Redis is down; capabilities degrade per their documented policy.
         configuration.AbortOnConnectFail = false;
         configuration.ConnectTimeout = (int)options.ConnectTimeout.TotalMilliseconds;

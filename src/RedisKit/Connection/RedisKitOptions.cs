@@ -58,6 +58,12 @@ public sealed class RedisKitOptions
     public TimeSpan ReconnectMaxDelay { get; set; } = TimeSpan.FromSeconds(10);
 
     /// <summary>
+    /// A CA certificate (PEM or DER file) to trust for TLS (<c>rediss://</c> or <c>ssl=true</c>), for servers
+    /// whose certificate is issued by a private CA. The server name is still validated.
+    /// </summary>
+    public string? TlsCaCertificatePath { get; set; }
+
+    /// <summary>
     /// Declares that a Garnet server runs with <c>--lua-transaction-mode</c>, which makes its Lua atomic.
     /// Garnet does not report this setting, so RedisKit cannot probe it; without it, capabilities that
     /// need atomic scripts refuse to start on Garnet.
@@ -105,6 +111,11 @@ internal sealed class RedisKitOptionsValidator : IValidateOptions<RedisKitOption
         if (options.ReconnectMaxDelay < options.ReconnectBaseDelay)
         {
             return ValidateOptionsResult.Fail("RedisKit:ReconnectMaxDelay must be at least RedisKit:ReconnectBaseDelay.");
+        }
+
+        if (options.TlsCaCertificatePath is { Length: > 0 } ca && !File.Exists(ca))
+        {
+            return ValidateOptionsResult.Fail($"RedisKit:TlsCaCertificatePath: the file '{ca}' does not exist.");
         }
 
         if (_hasSuppliedConnection)
