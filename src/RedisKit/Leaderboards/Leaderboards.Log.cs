@@ -12,7 +12,4 @@ internal static partial class LeaderboardsLog
 
     [LoggerMessage(EventId = 7002, Level = LogLevel.Debug, Message = "Leaderboard {Operation} failed")]
     public static partial void OperationFailed(ILogger logger, string operation, Exception exception);
-
-    [LoggerMessage(EventId = 7010, Level = LogLevel.Warning, Message = "Hash {HashName} holds a field that does not read back as {Type}; treated as a miss (the hash is left in place)")]
-    public static partial void HashFieldCorrupt(ILogger logger, string hashName, string type, Exception exception);
 }
