@@ -52,6 +52,14 @@ public sealed class RedisHash<T>
         _byMember = new Dictionary<string, JsonPropertyInfo>(StringComparer.Ordinal);
         foreach (var property in _typeInfo.Properties)
         {
+            // [JsonIgnore] properties stay in the contract (never serialized): they have no field.
+            if (property.AttributeProvider?.GetCustomAttributes(typeof(System.Text.Json.Serialization.JsonIgnoreAttribute), inherit: true)
+                    .OfType<System.Text.Json.Serialization.JsonIgnoreAttribute>()
+                    .Any(a => a.Condition == System.Text.Json.Serialization.JsonIgnoreCondition.Always) == true)
+            {
+                continue;
+            }
+
             _byField[property.Name] = property;
             if (property.AttributeProvider is MemberInfo member)
             {
@@ -172,7 +180,7 @@ public sealed class RedisHash<T>
         var after = JsonSerializer.SerializeToNode(current, _typeInfo) as JsonObject ?? [];
         var sets = new List<(string, RedisValue)>();
         var removes = new List<string>();
-        foreach (var property in _typeInfo.Properties)
+        foreach (var property in _byField.Values)
         {
             var a = before[property.Name];
             var b = after[property.Name];
