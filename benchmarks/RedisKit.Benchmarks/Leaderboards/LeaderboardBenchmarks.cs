@@ -29,7 +29,10 @@ public class LeaderboardBenchmarks
     public void Setup()
     {
         var connectionString = BenchmarkServer.ConnectionString();
-        _multiplexer = ConnectionMultiplexer.Connect(connectionString);
+        var configuration = ConfigurationOptions.Parse(connectionString);
+        configuration.AsyncTimeout = 60_000;
+        configuration.SyncTimeout = 60_000;
+        _multiplexer = ConnectionMultiplexer.Connect(configuration);
         _database = _multiplexer.GetDatabase();
 
         var services = new ServiceCollection();
@@ -49,9 +52,15 @@ public class LeaderboardBenchmarks
         _database.KeyDelete(_key);
         var random = new Random(42);
         const int batch = 1000;
-        var pending = new List<Task>(Members / batch);
+        var pending = new List<Task>();
         for (var start = 0; start < Members; start += batch)
         {
+            if (pending.Count == 50)
+            {
+                Task.WaitAll([.. pending]);
+                pending.Clear();
+            }
+
             var entries = new SortedSetEntry[batch];
             for (var i = 0; i < batch; i++)
             {
@@ -75,7 +84,7 @@ public class LeaderboardBenchmarks
     [GlobalCleanup]
     public void Cleanup()
     {
-        _provider.Dispose();
+        _provider.DisposeAsync().AsTask().GetAwaiter().GetResult();
         _multiplexer.Dispose();
         BenchmarkServer.Stop();
     }
