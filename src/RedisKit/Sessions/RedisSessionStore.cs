@@ -10,7 +10,7 @@ namespace RedisKit;
 /// <summary>
 /// <see cref="ISessionStore"/> on Redis. Keys (one hash slot per user):
 /// <c>{prefix}:session:{tag}:s:{id}</c> (hash: <c>$</c>-prefixed metadata, <c>f:</c>-prefixed fields) and
-/// <c>{prefix}:session:{tag}:u</c> (sorted set of ids scored by creation time), where the tag is the
+/// <c>{prefix}:session:{tag}:u</c> (sorted set of ids scored by creation time in microseconds), where the tag is the
 /// id's last 8 characters, derived from the user id.
 /// </summary>
 internal sealed partial class RedisSessionStore : ISessionStore

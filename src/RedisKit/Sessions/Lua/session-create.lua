@@ -38,7 +38,8 @@ for i = 8, #ARGV, 2 do
   redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
 end
 redis.call('PEXPIREAT', KEYS[1], math.min(now + idle, abs))
-redis.call('ZADD', KEYS[2], now, ARGV[1])
+-- Scored in microseconds so sessions created in the same millisecond still order by age.
+redis.call('ZADD', KEYS[2], tonumber(t[1]) * 1000000 + tonumber(t[2]), ARGV[1])
 if redis.call('PTTL', KEYS[2]) < absMs then
   redis.call('PEXPIRE', KEYS[2], absMs)
 end

@@ -19,9 +19,10 @@ end
 if redis.call('EXISTS', KEYS[2]) == 1 then
   return -1
 end
+local score = redis.call('ZSCORE', KEYS[3], ARGV[1]) or (tonumber(meta[4]) * 1000)
 redis.call('RENAME', KEYS[1], KEYS[2])
 redis.call('HSET', KEYS[2], '$ls', now)
 redis.call('PEXPIREAT', KEYS[2], math.min(now + idle, abs))
 redis.call('ZREM', KEYS[3], ARGV[1])
-redis.call('ZADD', KEYS[3], meta[4], ARGV[2])
+redis.call('ZADD', KEYS[3], score, ARGV[2])
 return {now, redis.call('HGETALL', KEYS[2])}
