@@ -15,6 +15,8 @@ namespace RedisKit.AspNetCore;
 /// </summary>
 public sealed class RedisTicketStore : ITicketStore
 {
+    internal const string SigningInItem = "RedisKit.Sessions.SigningIn";
+    internal const string NewSessionIdItem = "RedisKit.Sessions.NewSessionId";
     private readonly ISessionStore _store;
     private readonly SessionHttpOptions _options;
 
@@ -33,20 +35,21 @@ public sealed class RedisTicketStore : ITicketStore
     /// <inheritdoc />
     public Task<string> StoreAsync(AuthenticationTicket ticket, CancellationToken cancellationToken) => StoreAsync(ticket, httpContext: null!, cancellationToken);
 
-    /// <summary>Creates a new session holding <paramref name="ticket"/>; the User-Agent becomes its client description. One round trip.</summary>
+    /// <summary>
+    /// Creates a new session holding <paramref name="ticket"/>; the User-Agent becomes its client description.
+    /// The session this request authenticated with, if any, is destroyed first (fixation defence). One round
+    /// trip, two when a previous session is replaced.
+    /// </summary>
     public async Task<string> StoreAsync(AuthenticationTicket ticket, HttpContext httpContext, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(ticket);
-        var userId = _options.UserIdSelector(ticket.Principal);
-        if (string.IsNullOrEmpty(userId))
+        if (httpContext?.Features.Get<IRedisSessionFeature>() is { } current)
         {
-            throw new InvalidOperationException("The signed-in principal has no user id (no NameIdentifier claim or name); set SessionHttpOptions.UserIdSelector.");
+            await _store.DestroyAsync(current.Session.Id, cancellationToken).ConfigureAwait(false);
+            httpContext.Features.Set<IRedisSessionFeature>(null);
         }
 
-        var fields = new Dictionary<string, byte[]>(1, StringComparer.Ordinal) { [_options.TicketField] = TicketSerializer.Default.Serialize(ticket) };
-        var userAgent = httpContext?.Request.Headers.UserAgent.ToString();
-        var session = await _store.CreateAsync(userId, fields, userAgent, cancellationToken).ConfigureAwait(false);
-        return session.Id;
+        return await CreateAsync(ticket, httpContext, cancellationToken).ConfigureAwait(false);
     }
 
     /// <inheritdoc />
@@ -55,12 +58,25 @@ public sealed class RedisTicketStore : ITicketStore
     /// <inheritdoc />
     public Task RenewAsync(string key, AuthenticationTicket ticket, CancellationToken cancellationToken) => RenewAsync(key, ticket, null!, cancellationToken);
 
-    /// <summary>Replaces the ticket field of a live session (other fields untouched). One round trip.</summary>
-    public Task RenewAsync(string key, AuthenticationTicket ticket, HttpContext httpContext, CancellationToken cancellationToken)
+    /// <summary>
+    /// Sliding refresh: replaces the ticket field of a live session (other fields untouched), one round trip.
+    /// Sign-in over an existing session (the cookie handler renews the current key instead of storing a new
+    /// one): the old session is destroyed and a new one created (two round trips), and the cookie written
+    /// by this response carries the new id (see <see cref="SessionCookieManager"/>): fixation defence.
+    /// </summary>
+    public async Task RenewAsync(string key, AuthenticationTicket ticket, HttpContext httpContext, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(ticket);
+        if (httpContext is not null && httpContext.Items.Remove(SigningInItem))
+        {
+            await _store.DestroyAsync(key, cancellationToken).ConfigureAwait(false);
+            httpContext.Features.Set<IRedisSessionFeature>(null);
+            httpContext.Items[NewSessionIdItem] = await CreateAsync(ticket, httpContext, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
         var fields = new Dictionary<string, byte[]>(1, StringComparer.Ordinal) { [_options.TicketField] = TicketSerializer.Default.Serialize(ticket) };
-        return _store.SetAsync(key, fields, null, cancellationToken);
+        await _store.SetAsync(key, fields, null, cancellationToken).ConfigureAwait(false);
     }
 
     /// <inheritdoc />
@@ -88,6 +104,20 @@ public sealed class RedisTicketStore : ITicketStore
         }
 
         return ticket;
+    }
+
+    private async Task<string> CreateAsync(AuthenticationTicket ticket, HttpContext? httpContext, CancellationToken cancellationToken)
+    {
+        var userId = _options.UserIdSelector(ticket.Principal);
+        if (string.IsNullOrEmpty(userId))
+        {
+            throw new InvalidOperationException("The signed-in principal has no user id (no NameIdentifier claim or name); set SessionHttpOptions.UserIdSelector.");
+        }
+
+        var fields = new Dictionary<string, byte[]>(1, StringComparer.Ordinal) { [_options.TicketField] = TicketSerializer.Default.Serialize(ticket) };
+        var userAgent = httpContext?.Request.Headers.UserAgent.ToString();
+        var session = await _store.CreateAsync(userId, fields, userAgent, cancellationToken).ConfigureAwait(false);
+        return session.Id;
     }
 
     /// <inheritdoc />

@@ -30,6 +30,9 @@ public static class SessionAspNetCoreBuilderExtensions
     /// under <paramref name="scheme"/> with the ticket store as its <c>SessionStore</c> (the cookie carries
     /// only the session id). Cookie defaults: HttpOnly, Secure outside Development (SameAsRequest in
     /// Development), SameSite=Lax; <paramref name="configureCookie"/> runs after them and may change them.
+    /// Signing in over an existing session always yields a new session id (the old one is destroyed). The
+    /// defence hooks <c>Events.OnSigningIn</c> and wraps <c>CookieManager</c>; with a DI-resolved
+    /// <c>EventsType</c>, call the base <c>SigningIn</c> or set the <c>RedisKit.Sessions.SigningIn</c> item yourself.
     /// </summary>
     public static AuthenticationBuilder AddSessionCookies(
         this RedisKitBuilder builder,
@@ -51,7 +54,26 @@ public static class SessionAspNetCoreBuilderExtensions
                 var development = provider.GetService<IHostEnvironment>()?.IsDevelopment() == true;
                 options.Cookie.SecurePolicy = development ? CookieSecurePolicy.SameAsRequest : CookieSecurePolicy.Always;
             });
-        return services.AddAuthentication(scheme).AddCookie(scheme, configureCookie ?? (static _ => { }));
+        var authentication = services.AddAuthentication(scheme).AddCookie(scheme, configureCookie ?? (static _ => { }));
+
+        // After the framework's post-configure (which defaults CookieManager and TicketDataFormat): mark
+        // sign-ins so the ticket store replaces the session instead of renewing it, and let the cookie
+        // manager write the replacement id (fixation defence; see RedisTicketStore.RenewAsync).
+        services.AddOptions<CookieAuthenticationOptions>(scheme).PostConfigure(static options =>
+        {
+            if (options.CookieManager is not SessionCookieManager)
+            {
+                options.CookieManager = new SessionCookieManager(options.CookieManager, options);
+            }
+
+            var signingIn = options.Events.OnSigningIn;
+            options.Events.OnSigningIn = context =>
+            {
+                context.HttpContext.Items[RedisTicketStore.SigningInItem] = true;
+                return signingIn(context);
+            };
+        });
+        return authentication;
     }
 
     /// <summary>
