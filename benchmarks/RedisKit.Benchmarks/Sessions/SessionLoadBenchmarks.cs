@@ -70,7 +70,7 @@ public class SessionLoadBenchmarks
     public void Cleanup()
     {
         _redisCache.Dispose();
-        _provider.Dispose();
+        _provider.DisposeAsync().AsTask().GetAwaiter().GetResult();
         _multiplexer.Dispose();
         BenchmarkServer.Stop();
     }

@@ -85,9 +85,15 @@ internal sealed partial class RedisSessionStore : ISessionStore
             var id = SessionId.New(userId);
             values[0] = id;
             var result = await RunAsync(CreateScript, [SessionKey(id), IndexKey(tag)], values, "create", cancellationToken).ConfigureAwait(false);
-            if (result.Resp2Type == ResultType.Integer && attempt < 3)
+            if (result.Resp2Type == ResultType.Integer)
             {
-                continue; // 2^-144 odds: the id exists; draw another.
+                // 2^-144 odds: the id exists; draw another.
+                if (attempt < 3)
+                {
+                    continue;
+                }
+
+                throw new InvalidOperationException("Could not draw an unused session id.");
             }
 
             var parts = (RedisResult[])result!;
