@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Net;
+using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 using RedisKit.Testing;
 using static RedisKit.AspNetCore.Tests.Sessions.SessionApps;
@@ -256,6 +257,16 @@ public class SessionHttpTests
             Assert.Equal(HttpStatusCode.OK, (await SendAsync(b, Request(HttpMethod.Post, "/api/logout-all", bearer: id))).StatusCode);
             Assert.Equal(HttpStatusCode.Unauthorized, (await SendAsync(a, Request(HttpMethod.Get, "/api/me", bearer: id))).StatusCode);
         }
+    }
+
+    [Fact]
+    public async Task UseRedisKitSessions_WithoutAddSessions_FailsFastWithClearMessage()
+    {
+        var ex = await Assert.ThrowsAsync<InvalidOperationException>(() => TestApp.StartAsync(
+            b => b.Services.AddRedisKit(o => o.ConnectionString = "127.0.0.1:1"),
+            app => app.UseRedisKitSessions()));
+
+        Assert.Contains("AddSessions()", ex.Message, StringComparison.Ordinal);
     }
 
     private static Dictionary<string, long> ParseCommandStats(string info)
