@@ -31,14 +31,14 @@ public static class CachingServiceCollectionExtensions
         }
 
         services.TryAddSingleton<CacheMetrics>();
-        services.TryAddSingleton<RedisCache>(static sp => new RedisCache(
+        services.TryAddSingleton<TwoLevelCache>(static sp => new TwoLevelCache(
             sp.GetRequiredService<IRedisConnection>(),
             sp.GetRequiredService<IRedisSerializer>(),
             sp.GetRequiredService<IOptions<CacheOptions>>(),
             sp.GetRequiredService<TimeProvider>(),
-            sp.GetService<ILogger<RedisCache>>() ?? Logging.Abstractions.NullLogger<RedisCache>.Instance,
+            sp.GetService<ILogger<TwoLevelCache>>() ?? Logging.Abstractions.NullLogger<TwoLevelCache>.Instance,
             sp.GetRequiredService<CacheMetrics>()));
-        services.TryAddSingleton<IRedisCache>(static sp => sp.GetRequiredService<RedisCache>());
+        services.TryAddSingleton<IRedisCache>(static sp => sp.GetRequiredService<TwoLevelCache>());
         services.TryAddSingleton<HybridCache, RedisKitHybridCache>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, CacheStartup>());
         builder.RequireFeatures(RedisFeatures.Lua, "cache");
@@ -49,9 +49,9 @@ public static class CachingServiceCollectionExtensions
 /// <summary>Subscribes the cache to the backplane when the host starts, so invalidations are heard from the first request.</summary>
 internal sealed class CacheStartup : IHostedService
 {
-    private readonly RedisCache _cache;
+    private readonly TwoLevelCache _cache;
 
-    public CacheStartup(RedisCache cache) => _cache = cache;
+    public CacheStartup(TwoLevelCache cache) => _cache = cache;
 
     public Task StartAsync(CancellationToken cancellationToken) => _cache.InitializeAsync(cancellationToken);
 

@@ -198,7 +198,7 @@ internal sealed partial class WriteBehindQueue<T> : BackgroundService, IWriteBeh
                 // runs out and another worker (or this one, restarted) puts it back. Nothing is lost.
                 return;
             }
-            catch (Exception ex) when (RedisCache.IsRedisFailure(ex))
+            catch (Exception ex) when (TwoLevelCache.IsRedisFailure(ex))
             {
                 LogRedisUnavailable(_logger, _name, ex);
                 await Task.Delay(_options.PollInterval, _time, stoppingToken).ConfigureAwait(false);

@@ -11,7 +11,7 @@ namespace RedisKit;
 /// The two-level cache. Hot path (L1 hit) is synchronous and allocation-free; everything else is in
 /// the slow paths below. See docs/caching.md for the design (generations, tags, backplane).
 /// </summary>
-internal sealed partial class RedisCache : IRedisCache, IAsyncDisposable
+internal sealed partial class TwoLevelCache : IRedisCache, IAsyncDisposable
 {
     internal const string Capability = "cache";
     private const string TagCapability = "cache-tag";
@@ -46,7 +46,7 @@ internal sealed partial class RedisCache : IRedisCache, IAsyncDisposable
     private long _disconnectedSinceMs;
     private int _disposed;
 
-    public RedisCache(IRedisConnection connection, IRedisSerializer serializer, IOptions<CacheOptions> options, TimeProvider time, ILogger<RedisCache> logger, CacheMetrics metrics)
+    public TwoLevelCache(IRedisConnection connection, IRedisSerializer serializer, IOptions<CacheOptions> options, TimeProvider time, ILogger<TwoLevelCache> logger, CacheMetrics metrics)
     {
         _connection = connection;
         _serializer = serializer;

@@ -2,7 +2,7 @@ using Microsoft.Extensions.Logging;
 
 namespace RedisKit;
 
-internal sealed partial class RedisCache
+internal sealed partial class TwoLevelCache
 {
     [LoggerMessage(EventId = 2001, Level = LogLevel.Warning, Message = "Cache read from Redis failed; treated as a miss")]
     private static partial void LogReadFailed(ILogger logger, Exception exception);
