@@ -112,7 +112,7 @@ for i = 1, n do
       if c > 0 then e2 = math.max(0, window - (limit - cost) * window / c) end
       retry = (window - elapsed) + math.ceil(e2)
     end
-    if retry < 1 and not ok then retry = 1 end
+    if not ok and retry ~= -1 and retry < 1 then retry = 1 end
     s.start = start; s.c = c; s.p = p
   elseif algo == 4 then
     -- Token bucket, refilled continuously at extra tokens per window.
