@@ -221,6 +221,17 @@ internal sealed partial class RedisRateLimiter : IRedisRateLimiter, IDisposable
         var results = new RateLimitPolicyResult[policies.Count];
         var allowed = true;
         List<RateLimitLease>? leases = null;
+
+        // Fail-closed policies first: when one denies, no local limiter is touched (their permits cannot be given back).
+        for (var i = 0; i < policies.Count; i++)
+        {
+            if (policies[i].FailureMode == RateLimitFailureMode.FailClosed)
+            {
+                results[i] = new RateLimitPolicyResult(policies[i], false, 0, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
+                allowed = false;
+            }
+        }
+
         for (var i = 0; i < policies.Count; i++)
         {
             var policy = policies[i];
@@ -228,8 +239,6 @@ internal sealed partial class RedisRateLimiter : IRedisRateLimiter, IDisposable
             switch (policy.FailureMode)
             {
                 case RateLimitFailureMode.FailClosed:
-                    results[i] = new RateLimitPolicyResult(policy, false, 0, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
-                    allowed = false;
                     break;
                 case RateLimitFailureMode.LocalFallback:
                     if (!allowed)
@@ -263,7 +272,8 @@ internal sealed partial class RedisRateLimiter : IRedisRateLimiter, IDisposable
 
         if (!allowed)
         {
-            // Nothing is consumed unless all allow: give back what the local limiters handed out.
+            // Concurrency leases are given back; window and bucket permits taken by an earlier local policy cannot be
+            // (System.Threading.RateLimiting does not refund them): documented as a limitation of the fallback.
             DisposeAll(leases);
             leases = null;
         }
