@@ -56,7 +56,7 @@ public class RateLimitingBenchmarks
     [GlobalCleanup]
     public void Cleanup()
     {
-        _provider.Dispose();
+        _provider.DisposeAsync().AsTask().GetAwaiter().GetResult();
         _multiplexer.Dispose();
         BenchmarkServer.Stop();
     }
