@@ -9,7 +9,8 @@ namespace RedisKit.Benchmarks.RateLimiting;
 /// One rate-limit check per operation, 64 concurrent callers per invocation, 1024 partitions, limits high enough that
 /// every check is allowed (so every variant does its full write path). Peers: the seeds' patterns written plainly with
 /// StackExchange.Redis (INCR then EXPIRE; the pipelined ZREMRANGEBYSCORE+ZCARD+ZADD+EXPIRE log) and a hand-written
-/// single-EVALSHA fixed window (the baseline).
+/// single-EVALSHA fixed window (the baseline). RedisKit runs with its defaults (concurrent checks coalesced into
+/// shared script calls) and, for the two headline algorithms, with coalescing off (one script call per check).
 /// </summary>
 [MemoryDiagnoser]
 public class RateLimitingBenchmarks
@@ -33,6 +34,8 @@ public class RateLimitingBenchmarks
     private IDatabase _database = null!;
     private ServiceProvider _provider = null!;
     private IRedisRateLimiter _limiter = null!;
+    private ServiceProvider _unbatchedProvider = null!;
+    private IRedisRateLimiter _unbatched = null!;
     private byte[] _fixedWindowSha = null!;
     private RedisKey[] _keys = null!;
     private string[] _partitions = null!;
@@ -51,12 +54,17 @@ public class RateLimitingBenchmarks
         _provider = services.BuildServiceProvider();
         _limiter = _provider.GetRequiredService<IRedisRateLimiter>();
         _limiter.CheckAsync("warm", Fixed).AsTask().GetAwaiter().GetResult();
+        var unbatched = new ServiceCollection();
+        unbatched.AddRedisKit(o => o.KeyPrefix = "bench1").UseConnection(_multiplexer).AddRateLimiting(o => o.CoalesceConcurrentChecks = false);
+        _unbatchedProvider = unbatched.BuildServiceProvider();
+        _unbatched = _unbatchedProvider.GetRequiredService<IRedisRateLimiter>();
     }
 
     [GlobalCleanup]
     public void Cleanup()
     {
         _provider.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        _unbatchedProvider.DisposeAsync().AsTask().GetAwaiter().GetResult();
         _multiplexer.Dispose();
         BenchmarkServer.Stop();
     }
@@ -91,6 +99,9 @@ public class RateLimitingBenchmarks
     public Task RedisKitFixedWindow() => RunAsync(async p => _ = (await _limiter.CheckAsync(_partitions[p], Fixed).ConfigureAwait(false)).IsAllowed);
 
     [Benchmark(OperationsPerInvoke = Callers * PerCaller)]
+    public Task RedisKitFixedWindowNoCoalescing() => RunAsync(async p => _ = (await _unbatched.CheckAsync(_partitions[p], Fixed).ConfigureAwait(false)).IsAllowed);
+
+    [Benchmark(OperationsPerInvoke = Callers * PerCaller)]
     public Task SeedPipelinedSlidingLog() => RunAsync(async p =>
     {
         var key = (RedisKey)("bench:seedlog:" + p);
@@ -107,6 +118,9 @@ public class RateLimitingBenchmarks
 
     [Benchmark(OperationsPerInvoke = Callers * PerCaller)]
     public Task RedisKitSlidingWindowLog() => RunAsync(async p => _ = (await _limiter.CheckAsync(_partitions[p], Log).ConfigureAwait(false)).IsAllowed);
+
+    [Benchmark(OperationsPerInvoke = Callers * PerCaller)]
+    public Task RedisKitSlidingWindowLogNoCoalescing() => RunAsync(async p => _ = (await _unbatched.CheckAsync(_partitions[p], Log).ConfigureAwait(false)).IsAllowed);
 
     [Benchmark(OperationsPerInvoke = Callers * PerCaller)]
     public Task RedisKitSlidingWindowCounter() => RunAsync(async p => _ = (await _limiter.CheckAsync(_partitions[p], Counter).ConfigureAwait(false)).IsAllowed);

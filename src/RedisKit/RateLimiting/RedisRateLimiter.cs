@@ -20,6 +20,7 @@ internal sealed partial class RedisRateLimiter : IRedisRateLimiter, IDisposable
     private readonly RedisRateLimitingOptions _options;
     private readonly Dictionary<string, RateLimitPolicy[]> _single;
     private readonly LocalFallbackLimiters _fallback;
+    private readonly CheckCoalescer _coalescer;
     private long _failuresSinceLog;
     private long _failuresInOutage;
     private long _lastFailureLogTicks = long.MinValue;
@@ -37,6 +38,7 @@ internal sealed partial class RedisRateLimiter : IRedisRateLimiter, IDisposable
             Validated.TryAdd(policy, policy);
         }
 
+        _coalescer = new CheckCoalescer(connection, CheckScript);
         _fallback = new LocalFallbackLimiters(_options.LocalFallbackMaxPartitions, count => LogFallbackReset(Logger, count));
     }
 
@@ -151,29 +153,30 @@ internal sealed partial class RedisRateLimiter : IRedisRateLimiter, IDisposable
         cancellationToken.ThrowIfCancellationRequested();
         var started = Stopwatch.GetTimestamp();
         var keys = new RedisKey[policies.Count];
-        var values = new RedisValue[2 + (4 * policies.Count)];
-        values[0] = cost;
-        values[1] = leaseId ?? "";
+        var values = new RedisValue[3 + (4 * policies.Count)];
+        values[0] = policies.Count;
+        values[1] = cost;
+        values[2] = leaseId ?? "";
         for (var i = 0; i < policies.Count; i++)
         {
             keys[i] = KeyFor(partition, policies[i]);
             var (algorithm, limit, windowMs, extra) = policies[i].ScriptArguments;
-            values[2 + (4 * i)] = algorithm;
-            values[3 + (4 * i)] = limit;
-            values[4 + (4 * i)] = windowMs;
-            values[5 + (4 * i)] = extra;
+            values[3 + (4 * i)] = algorithm;
+            values[4 + (4 * i)] = limit;
+            values[5 + (4 * i)] = windowMs;
+            values[6 + (4 * i)] = extra;
         }
 
         RateLimitDecision decision;
         List<RateLimitLease>? localLeases = null;
         try
         {
-            var database = await _connection.GetDatabaseAsync(cancellationToken).ConfigureAwait(false);
-            var task = CheckScript.EvaluateAsync(database, keys, values);
-            var result = cancellationToken.CanBeCanceled
+            var pending = new PendingCheck(keys, values);
+            var task = _options.CoalesceConcurrentChecks ? _coalescer.SubmitAsync(pending) : _coalescer.SendAloneAsync(pending);
+            var reply = cancellationToken.CanBeCanceled
                 ? await task.WaitAsync(cancellationToken).ConfigureAwait(false)
                 : await task.ConfigureAwait(false);
-            decision = Parse(result, policies);
+            decision = Parse(reply, policies);
             if (Interlocked.Exchange(ref _failuresInOutage, 0) is > 0 and var failures)
             {
                 LogRedisRestored(Logger, failures);
@@ -193,9 +196,8 @@ internal sealed partial class RedisRateLimiter : IRedisRateLimiter, IDisposable
         return (decision, localLeases);
     }
 
-    private static RateLimitDecision Parse(RedisResult result, IReadOnlyList<RateLimitPolicy> policies)
+    private static RateLimitDecision Parse(ArraySegment<RedisResult> items, IReadOnlyList<RateLimitPolicy> policies)
     {
-        var items = (RedisResult[])result!;
         var allowed = (long)items[0] == 1;
         var results = new RateLimitPolicyResult[policies.Count];
         for (var i = 0; i < results.Length; i++)

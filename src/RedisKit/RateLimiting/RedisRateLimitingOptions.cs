@@ -29,6 +29,14 @@ public sealed class RedisRateLimitingOptions
     [Range(typeof(TimeSpan), "00:00:00", "01:00:00")]
     public TimeSpan FailureLogInterval { get; set; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// When true (default), checks made while 4 script calls of this process are already in flight wait for the next
+    /// free call and go together in it, up to 64 per call (on a cluster, one call per hash slot). Each check still costs
+    /// one round trip and stays atomic; throughput under concurrency rises because Redis pays the per-call Lua cost once
+    /// per batch. False sends every check in its own call.
+    /// </summary>
+    public bool CoalesceConcurrentChecks { get; set; } = true;
+
     /// <summary>Adds (or replaces) a named policy.</summary>
     public RedisRateLimitingOptions AddPolicy(RateLimitPolicy policy)
     {
