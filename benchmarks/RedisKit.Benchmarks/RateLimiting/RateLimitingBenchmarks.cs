@@ -16,7 +16,7 @@ namespace RedisKit.Benchmarks.RateLimiting;
 public class RateLimitingBenchmarks
 {
     private const int Callers = 64;
-    private const int PerCaller = 100;
+    private const int PerCaller = 200;
     private const int Partitions = 1024;
     private const string FixedWindowLua = """
         local c = redis.call('INCR', KEYS[1])
