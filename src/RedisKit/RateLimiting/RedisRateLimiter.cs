@@ -1,0 +1,321 @@
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
+using System.Threading.RateLimiting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using StackExchange.Redis;
+
+namespace RedisKit.RateLimiting;
+
+/// <summary>The Redis implementation of <see cref="IRedisRateLimiter"/>: one generic multi-policy script.</summary>
+internal sealed partial class RedisRateLimiter : IRedisRateLimiter, IDisposable
+{
+    internal const string Capability = "ratelimit";
+    private static readonly RedisScript CheckScript = RedisScript.FromResource("ratelimit-check");
+    internal static readonly RedisScript HeartbeatScript = RedisScript.FromResource("ratelimit-heartbeat");
+    internal static readonly RedisScript ReleaseScript = RedisScript.FromResource("ratelimit-release");
+    private static readonly ConditionalWeakTable<RateLimitPolicy, object> Validated = new();
+
+    private readonly IRedisConnection _connection;
+    private readonly RedisRateLimitingOptions _options;
+    private readonly Dictionary<string, RateLimitPolicy[]> _single;
+    private readonly LocalFallbackLimiters _fallback;
+    private readonly CheckCoalescer _coalescer;
+    private long _failuresSinceLog;
+    private long _failuresInOutage;
+    private long _lastFailureLogTicks = long.MinValue;
+
+    public RedisRateLimiter(IRedisConnection connection, IOptions<RedisRateLimitingOptions> options, TimeProvider timeProvider, RateLimitingMetrics metrics, ILogger<RedisRateLimiter> logger)
+    {
+        _connection = connection;
+        _options = options.Value;
+        TimeProvider = timeProvider;
+        Metrics = metrics;
+        Logger = logger;
+        _single = _options.Policies.ToDictionary(p => p.Key, p => new[] { p.Value }, StringComparer.Ordinal);
+        foreach (var policy in _options.Policies.Values)
+        {
+            Validated.TryAdd(policy, policy);
+        }
+
+        _coalescer = new CheckCoalescer(connection, CheckScript);
+        _fallback = new LocalFallbackLimiters(_options.LocalFallbackMaxPartitions, count => LogFallbackReset(Logger, count));
+    }
+
+    internal TimeProvider TimeProvider { get; }
+
+    internal RateLimitingMetrics Metrics { get; }
+
+    internal ILogger Logger { get; }
+
+    public RateLimitPolicy GetPolicy(string policyName) => GetPolicies(policyName)[0];
+
+    public ValueTask<RateLimitDecision> CheckAsync(string partition, string policyName, long cost = 1, CancellationToken cancellationToken = default) =>
+        CheckAsync(partition, GetPolicies(policyName), cost, cancellationToken);
+
+    public async ValueTask<RateLimitDecision> CheckAsync(string partition, IReadOnlyList<RateLimitPolicy> policies, long cost = 1, CancellationToken cancellationToken = default)
+    {
+        Prepare(partition, policies, cost, allowConcurrency: false);
+        var (decision, _) = await RunAsync(partition, policies, cost, leaseId: null, cancellationToken).ConfigureAwait(false);
+        return decision;
+    }
+
+    public ValueTask<RedisRateLimitLease> AcquireAsync(string partition, string policyName, long cost = 1, CancellationToken cancellationToken = default) =>
+        AcquireAsync(partition, GetPolicies(policyName), cost, cancellationToken);
+
+    public async ValueTask<RedisRateLimitLease> AcquireAsync(string partition, IReadOnlyList<RateLimitPolicy> policies, long cost = 1, CancellationToken cancellationToken = default)
+    {
+        Prepare(partition, policies, cost, allowConcurrency: true);
+        var hasConcurrency = false;
+        for (var i = 0; i < policies.Count; i++)
+        {
+            hasConcurrency |= policies[i].Algorithm == RateLimitAlgorithm.Concurrency;
+        }
+
+        var leaseId = hasConcurrency && cost > 0 ? Guid.NewGuid().ToString("N") : null;
+        var (decision, localLeases) = await RunAsync(partition, policies, cost, leaseId, cancellationToken).ConfigureAwait(false);
+        if (!decision.IsAllowed || leaseId is null)
+        {
+            DisposeAll(localLeases);
+            return new RedisRateLimitLease(decision);
+        }
+
+        if (decision.Source != RateLimitDecisionSource.Redis)
+        {
+            // Redis did not record the lease: only the local concurrency leases (if any) are held.
+            return new RedisRateLimitLease(decision, localLeases);
+        }
+
+        DisposeAll(localLeases);
+        var keys = new List<RedisKey>();
+        var ttls = new List<long>();
+        for (var i = 0; i < policies.Count; i++)
+        {
+            if (policies[i].Algorithm == RateLimitAlgorithm.Concurrency)
+            {
+                keys.Add(KeyFor(partition, policies[i]));
+                ttls.Add(policies[i].LeaseTtlMilliseconds);
+            }
+        }
+
+        return new RedisRateLimitLease(decision, this, [.. keys], [.. ttls], leaseId, cost, string.Join(",", policies.Select(p => p.Name)));
+    }
+
+    internal ValueTask<IDatabase> GetDatabaseAsync(CancellationToken cancellationToken) => _connection.GetDatabaseAsync(cancellationToken);
+
+    internal RedisKey KeyFor(string partition, RateLimitPolicy policy) => _connection.Keys.TaggedKey(Capability, partition, policy.Name);
+
+    private RateLimitPolicy[] GetPolicies(string policyName)
+    {
+        ArgumentNullException.ThrowIfNull(policyName);
+        return _single.TryGetValue(policyName, out var policies)
+            ? policies
+            : throw new KeyNotFoundException($"No rate limit policy named '{policyName}' is configured (RedisKit:RateLimiting:Policies).");
+    }
+
+    private static void Prepare(string partition, IReadOnlyList<RateLimitPolicy> policies, long cost, bool allowConcurrency)
+    {
+        ArgumentNullException.ThrowIfNull(partition);
+        ArgumentNullException.ThrowIfNull(policies);
+        ArgumentOutOfRangeException.ThrowIfNegative(cost);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(cost, int.MaxValue);
+        if (policies.Count == 0)
+        {
+            throw new ArgumentException("At least one policy is needed.", nameof(policies));
+        }
+
+        for (var i = 0; i < policies.Count; i++)
+        {
+            var policy = policies[i] ?? throw new ArgumentException("A policy is null.", nameof(policies));
+            if (!Validated.TryGetValue(policy, out _))
+            {
+                policy.Validate();
+                Validated.TryAdd(policy, policy);
+            }
+
+            if (!allowConcurrency && policy.Algorithm == RateLimitAlgorithm.Concurrency)
+            {
+                throw new ArgumentException($"Policy '{policy.Name}' is a concurrency limiter: use AcquireAsync and dispose the lease.", nameof(policies));
+            }
+
+            for (var j = 0; j < i; j++)
+            {
+                if (string.Equals(policies[j].Name, policy.Name, StringComparison.Ordinal))
+                {
+                    throw new ArgumentException($"Policy name '{policy.Name}' appears twice in one check.", nameof(policies));
+                }
+            }
+        }
+    }
+
+    private async ValueTask<(RateLimitDecision Decision, List<RateLimitLease>? LocalLeases)> RunAsync(string partition, IReadOnlyList<RateLimitPolicy> policies, long cost, string? leaseId, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        var started = Stopwatch.GetTimestamp();
+        var keys = new RedisKey[policies.Count];
+        var values = new RedisValue[3 + (4 * policies.Count)];
+        values[0] = policies.Count;
+        values[1] = cost;
+        values[2] = leaseId ?? "";
+        for (var i = 0; i < policies.Count; i++)
+        {
+            keys[i] = KeyFor(partition, policies[i]);
+            var (algorithm, limit, windowMs, extra) = policies[i].ScriptArguments;
+            values[3 + (4 * i)] = algorithm;
+            values[4 + (4 * i)] = limit;
+            values[5 + (4 * i)] = windowMs;
+            values[6 + (4 * i)] = extra;
+        }
+
+        RateLimitDecision decision;
+        List<RateLimitLease>? localLeases = null;
+        try
+        {
+            var pending = new PendingCheck(keys, values);
+            var task = _options.CoalesceConcurrentChecks ? _coalescer.SubmitAsync(pending) : _coalescer.SendAloneAsync(pending);
+            var reply = cancellationToken.CanBeCanceled
+                ? await task.WaitAsync(cancellationToken).ConfigureAwait(false)
+                : await task.ConfigureAwait(false);
+            decision = Parse(reply, policies);
+            if (Interlocked.Exchange(ref _failuresInOutage, 0) is > 0 and var failures)
+            {
+                LogRedisRestored(Logger, failures);
+            }
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        {
+            (decision, localLeases) = Fallback(partition, policies, cost, ex);
+        }
+
+        Metrics.Decision(decision, Stopwatch.GetElapsedTime(started).TotalSeconds);
+        if (!decision.IsAllowed)
+        {
+            LogDenied(Logger, decision.Deciding.Policy.Name, decision.RetryAfter);
+        }
+
+        return (decision, localLeases);
+    }
+
+    private static RateLimitDecision Parse(ArraySegment<RedisResult> items, IReadOnlyList<RateLimitPolicy> policies)
+    {
+        var allowed = (long)items[0] == 1;
+        var results = new RateLimitPolicyResult[policies.Count];
+        for (var i = 0; i < results.Length; i++)
+        {
+            var remaining = (long)items[2 + (3 * i)];
+            var reset = (long)items[3 + (3 * i)];
+            var retry = (long)items[4 + (3 * i)];
+            results[i] = new RateLimitPolicyResult(
+                policies[i],
+                retry == 0,
+                remaining,
+                TimeSpan.FromMilliseconds(Math.Max(0, reset)),
+                retry > 0 ? TimeSpan.FromMilliseconds(retry) : null);
+        }
+
+        return RateLimitDecision.Create(allowed, results, RateLimitDecisionSource.Redis);
+    }
+
+    private (RateLimitDecision, List<RateLimitLease>?) Fallback(string partition, IReadOnlyList<RateLimitPolicy> policies, long cost, Exception exception)
+    {
+        Interlocked.Increment(ref _failuresInOutage);
+        LogFailureThrottled(policies, exception);
+        var results = new RateLimitPolicyResult[policies.Count];
+        var allowed = true;
+        List<RateLimitLease>? leases = null;
+
+        // Fail-closed policies first: when one denies, no local limiter is touched (their permits cannot be given back).
+        for (var i = 0; i < policies.Count; i++)
+        {
+            if (policies[i].FailureMode == RateLimitFailureMode.FailClosed)
+            {
+                results[i] = new RateLimitPolicyResult(policies[i], false, 0, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
+                allowed = false;
+            }
+        }
+
+        for (var i = 0; i < policies.Count; i++)
+        {
+            var policy = policies[i];
+            Metrics.Failure(policy);
+            switch (policy.FailureMode)
+            {
+                case RateLimitFailureMode.FailClosed:
+                    break;
+                case RateLimitFailureMode.LocalFallback:
+                    if (!allowed)
+                    {
+                        // An earlier policy already denied: consume nothing locally either.
+                        results[i] = new RateLimitPolicyResult(policy, true, policy.PermitLimit, TimeSpan.Zero, null);
+                        break;
+                    }
+
+                    var lease = _fallback.Acquire(policy, partition, cost);
+                    if (lease.IsAcquired)
+                    {
+                        (leases ??= []).Add(lease);
+                        results[i] = new RateLimitPolicyResult(policy, true, 0, policy.Window, null);
+                    }
+                    else
+                    {
+                        lease.TryGetMetadata(MetadataName.RetryAfter, out var retry);
+                        lease.Dispose();
+                        var retryAfter = cost > policy.PermitLimit ? (TimeSpan?)null : retry == default ? TimeSpan.FromSeconds(1) : retry;
+                        results[i] = new RateLimitPolicyResult(policy, false, 0, retryAfter ?? policy.Window, retryAfter);
+                        allowed = false;
+                    }
+
+                    break;
+                default:
+                    results[i] = new RateLimitPolicyResult(policy, true, policy.PermitLimit, TimeSpan.Zero, null);
+                    break;
+            }
+        }
+
+        if (!allowed)
+        {
+            // Concurrency leases are given back; window and bucket permits taken by an earlier local policy cannot be
+            // (System.Threading.RateLimiting does not refund them): documented as a limitation of the fallback.
+            DisposeAll(leases);
+            leases = null;
+        }
+
+        return (RateLimitDecision.Create(allowed, results, RateLimitDecisionSource.FailureMode), leases);
+    }
+
+    private void LogFailureThrottled(IReadOnlyList<RateLimitPolicy> policies, Exception exception)
+    {
+        var now = TimeProvider.GetTimestamp();
+        var last = Interlocked.Read(ref _lastFailureLogTicks);
+        var interval = _options.FailureLogInterval;
+        if (last != long.MinValue && TimeProvider.GetElapsedTime(last, now) < interval)
+        {
+            Interlocked.Increment(ref _failuresSinceLog);
+            return;
+        }
+
+        if (Interlocked.CompareExchange(ref _lastFailureLogTicks, now, last) == last)
+        {
+            LogRedisUnavailable(Logger, string.Join(",", policies.Select(p => p.Name)), Interlocked.Exchange(ref _failuresSinceLog, 0), exception);
+        }
+        else
+        {
+            Interlocked.Increment(ref _failuresSinceLog);
+        }
+    }
+
+    private static void DisposeAll(List<RateLimitLease>? leases)
+    {
+        if (leases is null)
+        {
+            return;
+        }
+
+        foreach (var lease in leases)
+        {
+            lease.Dispose();
+        }
+    }
+
+    public void Dispose() => _fallback.Dispose();
+}

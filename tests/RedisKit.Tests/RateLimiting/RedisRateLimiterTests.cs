@@ -1,0 +1,323 @@
+using RedisKit.RateLimiting;
+
+namespace RedisKit.Tests.RateLimiting;
+
+public class RedisRateLimiterTests
+{
+    private static async Task<(Microsoft.Extensions.DependencyInjection.ServiceProvider, IRedisRateLimiter, string)> CreateAsync(Action<RedisRateLimitingOptions>? configure = null)
+    {
+        var server = await Servers.Redis();
+        var prefix = Servers.NewPrefix();
+        var (provider, limiter) = RateLimitTestKit.Build(server.ConnectionString, prefix, configure);
+        return (provider, limiter, prefix);
+    }
+
+    private static async Task<int> CountAllowedAsync(IRedisRateLimiter limiter, string partition, RateLimitPolicy policy, int attempts)
+    {
+        var allowed = 0;
+        for (var i = 0; i < attempts; i++)
+        {
+            if ((await limiter.CheckAsync(partition, [policy])).IsAllowed)
+            {
+                allowed++;
+            }
+        }
+
+        return allowed;
+    }
+
+    private static async Task AssertTtlsAsync(string prefix) =>
+        await RateLimitTestKit.AssertAllKeysHaveTtlAsync(await Servers.RedisClient(), prefix);
+
+    [Fact]
+    public async Task FixedWindow_ShortWindow_AllowsExactlyLimitPerWindowAndResetsAtEdge()
+    {
+        var (provider, limiter, prefix) = await CreateAsync();
+        await using var _ = provider;
+        var policy = RateLimitPolicy.FixedWindow("fw", 3, TimeSpan.FromMilliseconds(700));
+
+        Assert.Equal(3, await CountAllowedAsync(limiter, "p", policy, 5));
+        var denied = await limiter.CheckAsync("p", [policy]);
+        Assert.False(denied.IsAllowed);
+        Assert.Equal("fw", denied.DeniedBy);
+        Assert.Equal(0, denied.Remaining);
+        Assert.NotNull(denied.RetryAfter);
+        Assert.InRange(denied.RetryAfter!.Value.TotalMilliseconds, 1, 700);
+
+        await Task.Delay(denied.RetryAfter.Value + TimeSpan.FromMilliseconds(30));
+        Assert.Equal(3, await CountAllowedAsync(limiter, "p", policy, 5));
+        await AssertTtlsAsync(prefix);
+    }
+
+    [Fact]
+    public async Task FixedWindow_Traffic_DoesNotExtendWindow()
+    {
+        var (provider, limiter, prefix) = await CreateAsync();
+        await using var _ = provider;
+        var policy = RateLimitPolicy.FixedWindow("fw", 1000, TimeSpan.FromMilliseconds(800));
+        var first = await limiter.CheckAsync("p", [policy]);
+        await Task.Delay(300);
+        var later = await limiter.CheckAsync("p", [policy]);
+        Assert.True(later.Reset < first.Reset - TimeSpan.FromMilliseconds(200), $"reset went from {first.Reset} to {later.Reset}");
+        await AssertTtlsAsync(prefix);
+    }
+
+    [Fact]
+    public async Task SlidingWindowLog_AtWindowEdge_ReleasesExactlyTheExpiredPermits()
+    {
+        var (provider, limiter, prefix) = await CreateAsync();
+        await using var _ = provider;
+        var policy = RateLimitPolicy.SlidingWindowLog("log", 3, TimeSpan.FromMilliseconds(1500));
+
+        Assert.Equal(2, await CountAllowedAsync(limiter, "p", policy, 2));
+        await Task.Delay(700);
+        Assert.Equal(1, await CountAllowedAsync(limiter, "p", policy, 3));
+        var denied = await limiter.CheckAsync("p", [policy]);
+        Assert.False(denied.IsAllowed);
+        Assert.InRange(denied.RetryAfter!.Value.TotalMilliseconds, 1, 900);
+
+        // The two first permits leave the window; the third is still inside it.
+        await Task.Delay(denied.RetryAfter.Value + TimeSpan.FromMilliseconds(40));
+        Assert.Equal(2, await CountAllowedAsync(limiter, "p", policy, 4));
+        await AssertTtlsAsync(prefix);
+    }
+
+    [Fact]
+    public async Task SlidingWindowCounter_FullWindow_DeniesWithRetryAfterThenAllows()
+    {
+        var (provider, limiter, prefix) = await CreateAsync();
+        await using var _ = provider;
+        var policy = RateLimitPolicy.SlidingWindowCounter("swc", 4, TimeSpan.FromMilliseconds(600));
+
+        Assert.Equal(4, await CountAllowedAsync(limiter, "p", policy, 6));
+        var denied = await limiter.CheckAsync("p", [policy]);
+        Assert.False(denied.IsAllowed);
+        Assert.InRange(denied.RetryAfter!.Value.TotalMilliseconds, 1, 1200);
+        await Task.Delay(denied.RetryAfter.Value + TimeSpan.FromMilliseconds(30));
+        Assert.True((await limiter.CheckAsync("p", [policy])).IsAllowed);
+
+        // Two full windows later nothing of the old traffic counts.
+        await Task.Delay(1300);
+        Assert.Equal(4, await CountAllowedAsync(limiter, "p", policy, 6));
+        await AssertTtlsAsync(prefix);
+    }
+
+    [Fact]
+    public async Task TokenBucket_Burst_ThenRefillsAtRate()
+    {
+        var (provider, limiter, prefix) = await CreateAsync();
+        await using var _ = provider;
+        var policy = RateLimitPolicy.TokenBucket("tb", 5, 5, TimeSpan.FromMilliseconds(1000)); // 1 token per 200 ms
+
+        Assert.Equal(5, await CountAllowedAsync(limiter, "p", policy, 7));
+        var denied = await limiter.CheckAsync("p", [policy]);
+        Assert.False(denied.IsAllowed);
+        Assert.InRange(denied.RetryAfter!.Value.TotalMilliseconds, 1, 200);
+        await Task.Delay(denied.RetryAfter.Value + TimeSpan.FromMilliseconds(20));
+        Assert.True((await limiter.CheckAsync("p", [policy])).IsAllowed);
+        await AssertTtlsAsync(prefix);
+    }
+
+    [Fact]
+    public async Task Gcra_Burst_ThenEvenlySpaced()
+    {
+        var (provider, limiter, prefix) = await CreateAsync();
+        await using var _ = provider;
+        var policy = RateLimitPolicy.Gcra("gcra", 5, TimeSpan.FromMilliseconds(1000)); // 200 ms apart, burst 5
+
+        var first = await limiter.CheckAsync("p", [policy]);
+        Assert.True(first.IsAllowed);
+        Assert.Equal(4, first.Remaining);
+        Assert.Equal(4, await CountAllowedAsync(limiter, "p", policy, 6));
+        var denied = await limiter.CheckAsync("p", [policy]);
+        Assert.False(denied.IsAllowed);
+        Assert.InRange(denied.RetryAfter!.Value.TotalMilliseconds, 1, 200);
+        await Task.Delay(denied.RetryAfter.Value + TimeSpan.FromMilliseconds(20));
+        Assert.True((await limiter.CheckAsync("p", [policy])).IsAllowed);
+        Assert.False((await limiter.CheckAsync("p", [policy])).IsAllowed);
+        await AssertTtlsAsync(prefix);
+    }
+
+    [Theory]
+    [InlineData(RateLimitAlgorithm.FixedWindow)]
+    [InlineData(RateLimitAlgorithm.SlidingWindowLog)]
+    [InlineData(RateLimitAlgorithm.SlidingWindowCounter)]
+    [InlineData(RateLimitAlgorithm.TokenBucket)]
+    [InlineData(RateLimitAlgorithm.Gcra)]
+    public async Task WeightedCost_TakesThatManyPermits_AndACostAboveTheLimitNeverFits(RateLimitAlgorithm algorithm)
+    {
+        var (provider, limiter, prefix) = await CreateAsync();
+        await using var _ = provider;
+        var policy = new RateLimitPolicy { Name = "w", Algorithm = algorithm, PermitLimit = 10, Window = TimeSpan.FromDays(1) };
+
+        var four = await limiter.CheckAsync("p", [policy], cost: 4);
+        Assert.True(four.IsAllowed);
+        Assert.Equal(6, four.Remaining);
+        Assert.False((await limiter.CheckAsync("p", [policy], cost: 7)).IsAllowed);
+        var six = await limiter.CheckAsync("p", [policy], cost: 6);
+        Assert.True(six.IsAllowed);
+        Assert.Equal(0, six.Remaining);
+
+        var tooBig = await limiter.CheckAsync("other", [policy], cost: 11);
+        Assert.False(tooBig.IsAllowed);
+        Assert.Null(tooBig.RetryAfter);
+        await AssertTtlsAsync(prefix);
+    }
+
+    [Fact]
+    public async Task CostZero_ReportsStateWithoutConsumingOrWriting()
+    {
+        var (provider, limiter, prefix) = await CreateAsync();
+        await using var _ = provider;
+        var policy = RateLimitPolicy.FixedWindow("fw", 5, TimeSpan.FromMinutes(1));
+
+        var peek = await limiter.CheckAsync("p", [policy], cost: 0);
+        Assert.True(peek.IsAllowed);
+        Assert.Equal(5, peek.Remaining);
+        Assert.Equal(0, await RateLimitTestKit.AssertAllKeysHaveTtlAsync(await Servers.RedisClient(), prefix));
+    }
+
+    [Fact]
+    public async Task MultiPolicy_DeniedByOne_ConsumesNothingFromTheOther()
+    {
+        var (provider, limiter, prefix) = await CreateAsync();
+        await using var _ = provider;
+        var perSecond = RateLimitPolicy.SlidingWindowLog("per-second", 2, TimeSpan.FromMinutes(1));
+        var perDay = RateLimitPolicy.FixedWindow("per-day", 100, TimeSpan.FromDays(1));
+        RateLimitPolicy[] both = [perDay, perSecond];
+
+        Assert.True((await limiter.CheckAsync("user-1", both)).IsAllowed);
+        Assert.True((await limiter.CheckAsync("user-1", both)).IsAllowed);
+        for (var i = 0; i < 5; i++)
+        {
+            var denied = await limiter.CheckAsync("user-1", both);
+            Assert.False(denied.IsAllowed);
+            Assert.Equal("per-second", denied.DeniedBy);
+            Assert.True(denied.Policies[0].IsAllowed);
+        }
+
+        var day = await limiter.CheckAsync("user-1", [perDay], cost: 0);
+        Assert.Equal(98, day.Remaining);
+        await AssertTtlsAsync(prefix);
+    }
+
+    [Fact]
+    public async Task MultiPolicy_EveryAlgorithmTogether_AllOrNothing()
+    {
+        var (provider, limiter, prefix) = await CreateAsync();
+        await using var _ = provider;
+        RateLimitPolicy[] all =
+        [
+            RateLimitPolicy.FixedWindow("a", 50, TimeSpan.FromMinutes(1)),
+            RateLimitPolicy.SlidingWindowLog("b", 50, TimeSpan.FromMinutes(1)),
+            RateLimitPolicy.SlidingWindowCounter("c", 50, TimeSpan.FromDays(1)),
+            RateLimitPolicy.TokenBucket("d", 50, 1, TimeSpan.FromDays(1)),
+            RateLimitPolicy.Gcra("e", 50, TimeSpan.FromDays(1)),
+            RateLimitPolicy.Concurrency("f", 3, TimeSpan.FromSeconds(10)),
+        ];
+
+        var leases = new List<RedisRateLimitLease>();
+        for (var i = 0; i < 3; i++)
+        {
+            var lease = await limiter.AcquireAsync("p", all);
+            Assert.True(lease.IsAcquired);
+            leases.Add(lease);
+        }
+
+        var denied = await limiter.AcquireAsync("p", all);
+        Assert.False(denied.IsAcquired);
+        Assert.Equal("f", denied.Decision.DeniedBy);
+        foreach (var policy in all[..5])
+        {
+            var state = await limiter.CheckAsync("p", [policy], cost: 0);
+            Assert.Equal(47, state.Remaining);
+        }
+
+        Assert.Equal(6, await RateLimitTestKit.AssertAllKeysHaveTtlAsync(await Servers.RedisClient(), prefix));
+        foreach (var lease in leases)
+        {
+            await lease.DisposeAsync();
+        }
+
+        Assert.True((await limiter.AcquireAsync("p", all)).IsAcquired);
+    }
+
+    [Fact]
+    public async Task Check_ConfiguredPolicyByName_UsesIt_AndUnknownNameThrows()
+    {
+        var (provider, limiter, prefix) = await CreateAsync(o => o.AddPolicy(RateLimitPolicy.FixedWindow("login", 5, TimeSpan.FromMinutes(15))));
+        await using var _ = provider;
+        var decision = await limiter.CheckAsync("alice", "login");
+        Assert.True(decision.IsAllowed);
+        Assert.Equal(5, decision.Limit);
+        Assert.Equal(4, decision.Remaining);
+        Assert.InRange(decision.Reset.TotalMinutes, 14.9, 15);
+        await Assert.ThrowsAsync<KeyNotFoundException>(async () => await limiter.CheckAsync("alice", "nope"));
+        await Assert.ThrowsAsync<ArgumentException>(async () => await limiter.CheckAsync("alice", [RateLimitPolicy.Concurrency("c", 1, TimeSpan.FromSeconds(1))]));
+        await AssertTtlsAsync(prefix);
+    }
+
+    [Theory]
+    [InlineData(RateLimitAlgorithm.FixedWindow)]
+    [InlineData(RateLimitAlgorithm.SlidingWindowLog)]
+    [InlineData(RateLimitAlgorithm.SlidingWindowCounter)]
+    [InlineData(RateLimitAlgorithm.TokenBucket)]
+    [InlineData(RateLimitAlgorithm.Gcra)]
+    [InlineData(RateLimitAlgorithm.Concurrency)]
+    public async Task Concurrent_1000RequestsFromTwoInstances_LimitOf100_ExactlyHundredAllowed(RateLimitAlgorithm algorithm)
+    {
+        var server = await Servers.Redis();
+        var prefix = Servers.NewPrefix();
+        var (providerA, limiterA) = RateLimitTestKit.Build(server.ConnectionString, prefix);
+        var (providerB, limiterB) = RateLimitTestKit.Build(server.ConnectionString, prefix);
+        await using var a = providerA;
+        await using var b = providerB;
+        var policy = new RateLimitPolicy
+        {
+            Name = "hundred",
+            Algorithm = algorithm,
+            PermitLimit = 100,
+            Window = TimeSpan.FromDays(1),
+            TokensPerPeriod = 1,
+            LeaseTtl = TimeSpan.FromSeconds(30),
+        };
+
+        var start = new TaskCompletionSource();
+        var tasks = Enumerable.Range(0, 1000).Select(async i =>
+        {
+            await start.Task;
+            var lease = await (i % 2 == 0 ? limiterA : limiterB).AcquireAsync("shared", [policy]);
+            return lease;
+        }).ToArray();
+        start.SetResult();
+        var leases = await Task.WhenAll(tasks);
+
+        Assert.Equal(100, leases.Count(l => l.IsAcquired));
+        Assert.All(leases, l => Assert.Equal(RateLimitDecisionSource.Redis, l.Decision.Source));
+        await AssertTtlsAsync(prefix);
+        foreach (var lease in leases)
+        {
+            await lease.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task Partitions_AreIndependent_AndUserTextCannotChooseTheSlot()
+    {
+        var (provider, limiter, prefix) = await CreateAsync();
+        await using var _ = provider;
+        var policy = RateLimitPolicy.FixedWindow("fw", 1, TimeSpan.FromMinutes(1));
+        Assert.True((await limiter.CheckAsync("a}{b", [policy])).IsAllowed);
+        Assert.True((await limiter.CheckAsync("a", [policy])).IsAllowed);
+        Assert.False((await limiter.CheckAsync("a}{b", [policy])).IsAllowed);
+        var redis = await Servers.RedisClient();
+        var keys = new List<string>();
+        await foreach (var key in redis.GetServers()[0].KeysAsync(pattern: prefix + ":ratelimit:*"))
+        {
+            keys.Add(key!);
+        }
+
+        Assert.Contains(prefix + ":ratelimit:{a%7D%7Bb}:fw", keys);
+        await AssertTtlsAsync(prefix);
+    }
+}
