@@ -190,7 +190,16 @@ public sealed partial class RedisServerProcess : IAsyncDisposable
 
             if (await Resp.PingAsync(Port).ConfigureAwait(false))
             {
-                return;
+                // A port picked as free can be taken by another process before redis-server binds it; make
+                // sure the server that answered is the one we started.
+                var owner = await Resp.ProcessIdAsync(Port).ConfigureAwait(false);
+                if (owner is null || owner == process.Id)
+                {
+                    return;
+                }
+
+                KillNow();
+                throw new InvalidOperationException($"Port {Port} is served by another process ({owner}).");
             }
 
             await Task.Delay(25, cancellationToken).ConfigureAwait(false);
@@ -305,6 +314,49 @@ public sealed partial class RedisServerProcess : IAsyncDisposable
 /// <summary>Minimal RESP over a raw socket, so readiness checks need no client library.</summary>
 internal static class Resp
 {
+    /// <summary>The <c>process_id</c> from <c>INFO server</c>, or null when it cannot be read (e.g. a password is required).</summary>
+    public static async Task<int?> ProcessIdAsync(int port)
+    {
+        try
+        {
+            using var client = new TcpClient();
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(1));
+            await client.ConnectAsync(IPAddress.Loopback, port, timeout.Token).ConfigureAwait(false);
+            var stream = client.GetStream();
+            await stream.WriteAsync("INFO server\r\n"u8.ToArray(), timeout.Token).ConfigureAwait(false);
+            var buffer = new byte[8192];
+            var total = 0;
+            while (total < buffer.Length)
+            {
+                var read = await stream.ReadAsync(buffer.AsMemory(total), timeout.Token).ConfigureAwait(false);
+                if (read == 0)
+                {
+                    break;
+                }
+
+                total += read;
+                var text = Encoding.ASCII.GetString(buffer, 0, total);
+                var at = text.IndexOf("process_id:", StringComparison.Ordinal);
+                var end = at < 0 ? -1 : text.IndexOf('\r', at);
+                if (end > 0)
+                {
+                    return int.TryParse(text.AsSpan(at + 11, end - at - 11), System.Globalization.CultureInfo.InvariantCulture, out var pid) ? pid : null;
+                }
+
+                if (text.StartsWith('-'))
+                {
+                    return null;
+                }
+            }
+
+            return null;
+        }
+        catch (Exception ex) when (ex is SocketException or IOException or OperationCanceledException)
+        {
+            return null;
+        }
+    }
+
     public static async Task<bool> PingAsync(int port)
     {
         try
