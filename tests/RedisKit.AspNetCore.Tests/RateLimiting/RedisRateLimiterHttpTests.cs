@@ -75,8 +75,9 @@ public class RedisRateLimiterHttpTests
 
         Assert.Equal(100, responses.Count(r => r.StatusCode == HttpStatusCode.OK));
         Assert.Equal(900, responses.Count(r => r.StatusCode == HttpStatusCode.TooManyRequests));
-        Assert.True(responses.Where(r => r.IsSuccessStatusCode).Count(r => r.RequestMessage!.RequestUri!.Port == first.Address.Port) > 0);
-        Assert.True(responses.Where(r => r.IsSuccessStatusCode).Count(r => r.RequestMessage!.RequestUri!.Port == second.Address.Port) > 0);
+        // Both instances answered half of the requests; which instance's requests won the 100 permits is a race.
+        Assert.Equal(500, responses.Count(r => r.RequestMessage!.RequestUri!.Port == first.Address.Port));
+        Assert.Equal(500, responses.Count(r => r.RequestMessage!.RequestUri!.Port == second.Address.Port));
         await AssertAllKeysHaveTtlAsync(server.ConnectionString, prefix);
     }
 
