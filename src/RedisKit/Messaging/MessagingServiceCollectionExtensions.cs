@@ -34,7 +34,12 @@ public static class MessagingServiceCollectionExtensions
             }
         }
 
-        services.TryAddSingleton<IMessageBus, MessageBus>();
+        services.TryAddSingleton<IMessageBus>(static sp => new MessageBus(
+            sp.GetRequiredService<IRedisConnection>(),
+            sp.GetRequiredService<IRedisSerializer>(),
+            sp.GetRequiredService<IOptions<MessagingOptions>>(),
+            sp.GetRequiredService<MessagingMetrics>(),
+            (sp.GetService<ILoggerFactory>() ?? NullLoggerFactory.Instance).CreateLogger<MessageBus>()));
         services.TryAddSingleton<IStreamProducer, StreamProducer>();
         return builder;
     }
