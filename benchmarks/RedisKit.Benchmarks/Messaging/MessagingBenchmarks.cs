@@ -80,6 +80,7 @@ public class StreamThroughputBenchmarks
     private ServiceProvider StartConsumer(string connection, string prefix, string stream, string consumer, BenchCounter counter)
     {
         var services = new ServiceCollection();
+        AddNullLogging(services);
         services.AddSingleton(counter);
         services.AddRedisKit(o =>
         {
@@ -103,6 +104,12 @@ public class StreamThroughputBenchmarks
         return provider;
     }
 
+    internal static void AddNullLogging(IServiceCollection services)
+    {
+        services.AddSingleton<Microsoft.Extensions.Logging.ILoggerFactory>(Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance);
+        services.AddSingleton(typeof(Microsoft.Extensions.Logging.ILogger<>), typeof(Microsoft.Extensions.Logging.Abstractions.NullLogger<>));
+    }
+
     [GlobalCleanup]
     public void Cleanup()
     {
@@ -113,7 +120,7 @@ public class StreamThroughputBenchmarks
 
         foreach (var provider in _providers)
         {
-            provider.Dispose();
+            provider.DisposeAsync().AsTask().GetAwaiter().GetResult();
         }
 
         _raw.Dispose();
@@ -237,6 +244,7 @@ public class PubSubFanOutBenchmarks
         for (var i = 0; i <= Subscribers; i++)
         {
             var services = new ServiceCollection();
+            StreamThroughputBenchmarks.AddNullLogging(services);
             services.AddRedisKit(o =>
             {
                 o.ConnectionString = connection;
@@ -272,7 +280,7 @@ public class PubSubFanOutBenchmarks
 
         foreach (var provider in _providers)
         {
-            provider.Dispose();
+            provider.DisposeAsync().AsTask().GetAwaiter().GetResult();
         }
 
         foreach (var multiplexer in _rawSubscribers)

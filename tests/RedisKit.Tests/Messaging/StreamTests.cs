@@ -297,6 +297,7 @@ public class StreamConsumerTests
 
         await MessagingHost.WaitUntilAsync(() => probe.HandledOrders.Count >= 30, Within, "consumer is mid-stream");
         await server.RestartAsync();
+        var handledAtRestart = probe.HandledOrders.Count;
 
         for (var i = 300; i < 400; i++)
         {
@@ -308,6 +309,7 @@ public class StreamConsumerTests
         await MessagingHost.WaitUntilAsync(async () => (await client.GetDatabase().StreamPendingAsync(StreamKey(prefix, "restart"), "g")).PendingMessageCount == 0, Within, "all acknowledged");
         await host.StopAsync();
         Assert.Equal(Enumerable.Range(0, 400), probe.HandledOrders.Keys.Order());
+        Assert.True(handledAtRestart < 300, $"the restart came after the first 300 entries were all handled ({handledAtRestart})");
     }
 
     [Fact]
