@@ -116,6 +116,7 @@ public sealed class MetricTotals : IDisposable
 {
     private readonly MeterListener _listener = new();
     private readonly ConcurrentDictionary<string, long> _totals = new();
+    private readonly ConcurrentDictionary<string, long> _latest = new();
 
     public MetricTotals(IServiceProvider services)
     {
@@ -127,11 +128,23 @@ public sealed class MetricTotals : IDisposable
                 listener.EnableMeasurementEvents(instrument);
             }
         };
-        _listener.SetMeasurementEventCallback<long>((instrument, value, _, _) => _totals.AddOrUpdate(instrument.Name, value, (_, n) => n + value));
+        _listener.SetMeasurementEventCallback<long>((instrument, value, _, _) =>
+        {
+            _totals.AddOrUpdate(instrument.Name, value, (_, n) => n + value);
+            _latest[instrument.Name] = value;
+        });
         _listener.Start();
     }
 
     public long this[string name] => _totals.GetValueOrDefault(name);
+
+    /// <summary>Reads the observable gauges now and returns the last value of <paramref name="name"/>, if any.</summary>
+    public long? Observe(string name)
+    {
+        _latest.TryRemove(name, out _);
+        _listener.RecordObservableInstruments();
+        return _latest.TryGetValue(name, out var value) ? value : null;
+    }
 
     public void Dispose() => _listener.Dispose();
 }

@@ -406,6 +406,30 @@ public class StreamConsumerTests
     }
 
     [Fact]
+    public async Task Consumer_BacklogThenDrained_PendingAndLagGaugesFollow()
+    {
+        var server = await Servers.Redis();
+        var prefix = Servers.NewPrefix();
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var probe = new StreamProbe { Behavior = (_, _, _) => gate.Task };
+        var db = (await Servers.RedisClient()).GetDatabase();
+        await db.StreamCreateConsumerGroupAsync(StreamKey(prefix, "gauges"), "g", StreamPosition.Beginning, createStream: true);
+        await AddRawAsync(db, StreamKey(prefix, "gauges"), 0, 30);
+        using var host = MessagingHost.Build(server.ConnectionString, prefix, probe, "gauges", "g", "c1", o => o.BatchSize = 10);
+        using var metrics = new MetricTotals(host.Services);
+
+        // The first refresh runs before the first read: 30 entries not yet delivered, none pending.
+        await host.StartAsync();
+        await MessagingHost.WaitUntilAsync(() => metrics.Observe(MessagingInstruments.StreamLag) == 30, Within, "lag of 30 observed");
+        Assert.Equal(0, metrics.Observe(MessagingInstruments.StreamPending));
+
+        gate.SetResult();
+        await MessagingHost.WaitUntilAsync(() => probe.HandledOrders.Count == 30, Within, "backlog handled");
+        await MessagingHost.WaitUntilAsync(() => metrics.Observe(MessagingInstruments.StreamLag) == 0 && metrics.Observe(MessagingInstruments.StreamPending) == 0, Within, "gauges back to zero");
+        await host.StopAsync();
+    }
+
+    [Fact]
     public async Task HostStart_GarnetWithoutStreams_FailsWithCapabilityException()
     {
         var garnet = Servers.Garnet();
