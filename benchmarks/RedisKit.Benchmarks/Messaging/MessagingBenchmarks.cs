@@ -221,6 +221,7 @@ public class PubSubFanOutBenchmarks
     private IMessageBus _publisher = null!;
     private BenchCounter _rawCounter = null!;
     private BenchCounter _kitCounter = null!;
+    private BenchCounter _kitConcurrentCounter = null!;
 
     [GlobalSetup]
     public void Setup()
@@ -228,6 +229,7 @@ public class PubSubFanOutBenchmarks
         var connection = BenchmarkServer.ConnectionString();
         _rawCounter = new BenchCounter();
         _kitCounter = new BenchCounter();
+        _kitConcurrentCounter = new BenchCounter();
         _rawPublisher = ConnectionMultiplexer.Connect(connection);
         for (var i = 0; i < Subscribers; i++)
         {
@@ -264,6 +266,11 @@ public class PubSubFanOutBenchmarks
                     _kitCounter.Hit();
                     return Task.CompletedTask;
                 }).GetAwaiter().GetResult());
+                _subscriptions.Add(bus.SubscribeAsync<BenchOrder>("fanout-concurrent", (_, _) =>
+                {
+                    _kitConcurrentCounter.Hit();
+                    return Task.CompletedTask;
+                }, new SubscriptionOptions { MaxConcurrency = 2 }).GetAwaiter().GetResult());
             }
         }
     }
@@ -313,15 +320,20 @@ public class PubSubFanOutBenchmarks
     }
 
     [Benchmark(OperationsPerInvoke = Messages)]
-    public async Task RedisKit_FanOutToThree()
+    public Task RedisKit_FanOutToThree() => PublishAndWaitAsync("fanout", _kitCounter);
+
+    [Benchmark(OperationsPerInvoke = Messages)]
+    public Task RedisKit_FanOutToThree_Concurrent2() => PublishAndWaitAsync("fanout-concurrent", _kitConcurrentCounter);
+
+    private async Task PublishAndWaitAsync(string channel, BenchCounter counter)
     {
-        var done = _kitCounter.Arm(Messages * Subscribers);
+        var done = counter.Arm(Messages * Subscribers);
         for (var start = 0; start < Messages; start += Chunk)
         {
             var publishes = new Task[Chunk];
             for (var i = 0; i < Chunk; i++)
             {
-                publishes[i] = _publisher.PublishAsync("fanout", new BenchOrder(start + i, "sku"));
+                publishes[i] = _publisher.PublishAsync(channel, new BenchOrder(start + i, "sku"));
             }
 
             await Task.WhenAll(publishes);

@@ -7,9 +7,10 @@ using StackExchange.Redis;
 namespace RedisKit;
 
 /// <summary>
-/// Typed pub/sub on the shared multiplexer. Each subscription owns a StackExchange.Redis
-/// <see cref="ChannelMessageQueue"/> (which delivers in order) whose callback only moves the raw message
-/// into a bounded <see cref="Channel{T}"/>; the subscription's readers deserialize and call the handler.
+/// Typed pub/sub on the shared multiplexer. An ordered subscription owns a StackExchange.Redis
+/// <see cref="ChannelMessageQueue"/> (which delivers in order), a concurrent one a plain callback; either
+/// only moves the raw message into a bounded <see cref="Channel{T}"/>, and the subscription's readers
+/// deserialize and call the handler.
 /// So a slow handler never blocks the connection's reader, and memory behind it is capped.
 /// </summary>
 internal sealed partial class MessageBus : IMessageBus
@@ -90,17 +91,21 @@ internal sealed partial class MessageBus : IMessageBus
         ArgumentOutOfRangeException.ThrowIfLessThan(concurrency, 1, nameof(options));
 
         var multiplexer = await _connection.GetMultiplexerAsync(cancellationToken).ConfigureAwait(false);
-        var subscription = new Subscription<T>(this, channel, handler, capacity, policy, concurrency);
-        var queue = await multiplexer.GetSubscriber().SubscribeAsync(channel).WaitAsync(cancellationToken).ConfigureAwait(false);
-        subscription.Start(queue);
+        var subscription = new Subscription<T>(this, multiplexer.GetSubscriber(), channel, handler, capacity, policy, concurrency);
+        await subscription.StartAsync(cancellationToken).ConfigureAwait(false);
         return subscription;
     }
+
+    private readonly record struct Received(RedisChannel Channel, RedisValue Message);
 
     private sealed class Subscription<T> : IMessageSubscription
     {
         private readonly MessageBus _bus;
         private readonly Func<PubSubMessage<T>, CancellationToken, Task> _handler;
-        private readonly Channel<ChannelMessage> _queue;
+        private readonly Channel<Received> _queue;
+        private readonly ISubscriber _subscriber;
+        private readonly RedisChannel _channel;
+        private readonly Action<RedisChannel, RedisValue> _callback;
         private readonly CancellationTokenSource _stopping = new();
         private readonly PubSubOverflowPolicy _policy;
         private readonly int _concurrency;
@@ -109,9 +114,11 @@ internal sealed partial class MessageBus : IMessageBus
         private long _dropped;
         private int _disposed;
 
-        public Subscription(MessageBus bus, RedisChannel channel, Func<PubSubMessage<T>, CancellationToken, Task> handler, int capacity, PubSubOverflowPolicy policy, int concurrency)
+        public Subscription(MessageBus bus, ISubscriber subscriber, RedisChannel channel, Func<PubSubMessage<T>, CancellationToken, Task> handler, int capacity, PubSubOverflowPolicy policy, int concurrency)
         {
             _bus = bus;
+            _subscriber = subscriber;
+            _channel = channel;
             _handler = handler;
             _policy = policy;
             _concurrency = concurrency;
@@ -122,9 +129,10 @@ internal sealed partial class MessageBus : IMessageBus
                 PubSubOverflowPolicy.DropNewest => BoundedChannelFullMode.DropNewest,
                 _ => BoundedChannelFullMode.DropWrite,
             };
-            _queue = Channel.CreateBounded<ChannelMessage>(
-                new BoundedChannelOptions(capacity) { FullMode = mode, SingleReader = concurrency == 1, SingleWriter = true },
+            _queue = Channel.CreateBounded<Received>(
+                new BoundedChannelOptions(capacity) { FullMode = mode, SingleReader = concurrency == 1, SingleWriter = concurrency == 1 },
                 OnDropped);
+            _callback = (from, value) => _queue.Writer.TryWrite(new Received(from, value));
         }
 
         public string RedisChannel { get; }
@@ -133,16 +141,25 @@ internal sealed partial class MessageBus : IMessageBus
 
         public int Queued => _queue.Reader.CanCount ? _queue.Reader.Count : 0;
 
-        public void Start(ChannelMessageQueue source)
+        public async Task StartAsync(CancellationToken cancellationToken)
         {
-            _source = source;
+            if (_concurrency == 1)
+            {
+                // Ordered: ChannelMessageQueue calls this sequentially, in arrival order. It must never block.
+                var source = await _subscriber.SubscribeAsync(_channel).WaitAsync(cancellationToken).ConfigureAwait(false);
+                source.OnMessage(message => _queue.Writer.TryWrite(new Received(message.Channel, message.Message)));
+                _source = source;
+            }
+            else
+            {
+                // Unordered: the connection's callbacks may run concurrently, which is fine here and saves a hop.
+                await _subscriber.SubscribeAsync(_channel, _callback).WaitAsync(cancellationToken).ConfigureAwait(false);
+            }
 
-            // ChannelMessageQueue calls this sequentially, in arrival order; it must never block.
-            source.OnMessage(message => _queue.Writer.TryWrite(message));
             var readers = new Task[_concurrency];
             for (var i = 0; i < readers.Length; i++)
             {
-                readers[i] = Task.Run(ReadAsync);
+                readers[i] = Task.Run(ReadAsync, CancellationToken.None);
             }
 
             _readers = Task.WhenAll(readers);
@@ -161,6 +178,10 @@ internal sealed partial class MessageBus : IMessageBus
                 {
                     await _source.UnsubscribeAsync().ConfigureAwait(false);
                 }
+                else
+                {
+                    await _subscriber.UnsubscribeAsync(_channel, _callback).ConfigureAwait(false);
+                }
             }
             catch (RedisException ex)
             {
@@ -174,7 +195,7 @@ internal sealed partial class MessageBus : IMessageBus
             _stopping.Dispose();
         }
 
-        private void OnDropped(ChannelMessage message)
+        private void OnDropped(Received message)
         {
             Interlocked.Increment(ref _dropped);
             var counter = _bus._metrics.Dropped;
@@ -210,7 +231,7 @@ internal sealed partial class MessageBus : IMessageBus
             }
         }
 
-        private async Task HandleAsync(ChannelMessage message, CancellationToken token)
+        private async Task HandleAsync(Received message, CancellationToken token)
         {
             T? value;
             var channel = _bus.ToApplicationChannel(message.Channel.ToString());

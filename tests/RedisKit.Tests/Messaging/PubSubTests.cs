@@ -248,14 +248,16 @@ public class PubSubTests
         Assert.Equal([2], seen);
     }
 
-    [Fact]
-    public async Task DisposeAsync_Subscription_StopsDelivery()
+    [Theory]
+    [InlineData(1)]
+    [InlineData(4)]
+    public async Task DisposeAsync_Subscription_StopsDelivery(int concurrency)
     {
         var server = await Servers.Redis();
         await using var provider = Build(server.ConnectionString, Servers.NewPrefix());
         var bus = provider.GetRequiredService<IMessageBus>();
         var seen = new ConcurrentQueue<int>();
-        var sub = await bus.SubscribeAsync<Order>("bye", (m, _) => { seen.Enqueue(m!.Id); return Task.CompletedTask; });
+        var sub = await bus.SubscribeAsync<Order>("bye", (m, _) => { seen.Enqueue(m!.Id); return Task.CompletedTask; }, new SubscriptionOptions { MaxConcurrency = concurrency });
         await bus.PublishAsync("bye", new Order(1, "x"));
         await MessagingHost.WaitUntilAsync(() => seen.Count == 1, Within, "first message");
 
