@@ -22,8 +22,27 @@ public sealed class RedisClusterProcess : IAsyncDisposable
     public string ConnectionString =>
         string.Join(',', _nodes.Select(n => n.EndPoint)) + ",abortConnect=false,allowAdmin=true";
 
-    /// <summary>Starts and joins the cluster (about 3-6 s on a small machine).</summary>
+    /// <summary>
+    /// Starts and joins the cluster (about 3-6 s on a small machine). A node whose port or cluster-bus
+    /// port (port + 10000) is taken by another process meanwhile makes the attempt fail; it is retried
+    /// with fresh ports, up to 3 attempts.
+    /// </summary>
     public static async Task<RedisClusterProcess> StartAsync(int primaries = 3, int replicasPerPrimary = 1, CancellationToken cancellationToken = default)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await StartOnceAsync(primaries, replicasPerPrimary, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (attempt < 3 && ex is InvalidOperationException or TimeoutException)
+            {
+                // Ports raced with another process; try again with new ones.
+            }
+        }
+    }
+
+    private static async Task<RedisClusterProcess> StartOnceAsync(int primaries, int replicasPerPrimary, CancellationToken cancellationToken)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(primaries, 3);
         var count = primaries * (1 + replicasPerPrimary);
