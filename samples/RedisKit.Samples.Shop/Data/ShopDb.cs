@@ -1,5 +1,6 @@
 using System.Text;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Storage.ValueConversion;
 
 namespace RedisKit.Samples.Shop.Data;
 
@@ -52,12 +53,22 @@ public sealed class ShopDb(DbContextOptions<ShopDb> options) : DbContext(options
             e.Property(v => v.ProductId).ValueGeneratedNever();
         });
 
-        // snake_case columns, as the tables are.
+        // snake_case columns, as the tables are; every DateTime is UTC (SQLite stores no kind).
+        var utc = new ValueConverter<DateTime, DateTime>(v => v, v => DateTime.SpecifyKind(v, DateTimeKind.Utc));
+        var utcNullable = new ValueConverter<DateTime?, DateTime?>(v => v, v => v.HasValue ? DateTime.SpecifyKind(v.Value, DateTimeKind.Utc) : v);
         foreach (var entity in modelBuilder.Model.GetEntityTypes())
         {
             foreach (var property in entity.GetProperties())
             {
                 property.SetColumnName(SnakeCase(property.Name));
+                if (property.ClrType == typeof(DateTime))
+                {
+                    property.SetValueConverter(utc);
+                }
+                else if (property.ClrType == typeof(DateTime?))
+                {
+                    property.SetValueConverter(utcNullable);
+                }
             }
         }
     }
