@@ -129,7 +129,9 @@ public static class ShopApp
         app.MapPayments();
         app.MapGames();
         app.MapAdmin();
-        app.MapFallback(() => Problems.NotFound("No such route.")).ExcludeFromDescription();
+        // No MapFallback: a catch-all endpoint would also catch wrong methods (405) and content types (415).
+        // Unmatched routes (including ids that fail a route constraint, e.g. /products/abc) end as an empty
+        // 404/405 that UseStatusCodePages turns into problem+json.
 
         ShopLog.RedisChosen(logger, devRedis.Description);
         await InitializeAsync(app, database, logger, cancellationToken);

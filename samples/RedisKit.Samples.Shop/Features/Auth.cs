@@ -266,6 +266,8 @@ public static class Auth
             return TypedResults.Problem(title: "Invalid credentials", detail: "Unknown username or wrong password.", statusCode: StatusCodes.Status401Unauthorized);
         }
 
+        // A successful sign-in clears the attempts of this client and username.
+        await limiter.ResetAsync("login", client + "|" + username, http.RequestAborted);
         var (id, expiresAt) = await sessions.CreateAsync(user, http.RequestAborted);
         http.Response.Cookies.Append(SessionStore.CookieName, id, new CookieOptions
         {

@@ -45,6 +45,20 @@ public sealed class ShopRateLimiter(IRedisConnection redis, ShopMetrics metrics,
         }
     }
 
+    /// <summary>Clears a partition (a successful login clears its failed attempts).</summary>
+    public async Task ResetAsync(string policy, string partition, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var db = await redis.GetDatabaseAsync(cancellationToken);
+            await db.KeyDeleteAsync(redis.Keys.Key("sample", "ratelimit", policy, partition));
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        {
+            ShopLog.RateLimiterFailedOpen(logger, ex);
+        }
+    }
+
     /// <summary>Writes the RateLimit-* headers (and Retry-After on rejection).</summary>
     public static void WriteHeaders(HttpResponse response, RateDecision decision)
     {
