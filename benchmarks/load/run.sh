@@ -68,6 +68,7 @@ for s in "${scenarios[@]}"; do
   wrk -t "$THREADS" -c "$CONNECTIONS" -d "$WARMUP" -s "benchmarks/load/$script" "http://127.0.0.1:$port" >/dev/null
 done
 
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 rows=()
 for s in "${scenarios[@]}"; do
   IFS='|' read -r name route script port <<<"$s"
@@ -88,10 +89,17 @@ cpu=$(lscpu | sed -n 's/^Model name:[[:space:]]*//p' | head -n 1)
   echo "- Machine: ${cpu:-unknown CPU}, $(nproc) logical cores, $(uname -sr); wrk, the app and redis-server share it."
   echo "- Software: .NET $(dotnet --version), $(redis-server --version | awk '{print $1, $2, $3}'), $(wrk -v 2>&1 | head -n 1 | awk '{print $1, $2}'), SQLite (file, WAL)."
   echo "- Load: wrk -t $THREADS -c $CONNECTIONS -d $DURATION per scenario after a $WARMUP warm-up; one Release instance per row on loopback."
+  echo "- Machine load average (1/5/15 min) before the measured runs: $load_before (the machine is shared; compare rows of one run only)."
   echo
   echo "| Scenario | Route | req/s | p50 (ms) | p99 (ms) | non-2xx / requests | socket errors |"
   echo "|---|---|---:|---:|---:|---:|---:|"
   for row in "${rows[@]}"; do echo "$row"; done
+  echo
+  echo "Notes: until RedisKit caching is wired into the sample, the two \"cached\" rows are database reads"
+  echo "(\`X-Cache: MISS\`; the item route also counts a view with one HINCRBY). The rate-limited row runs against"
+  echo "an instance with the default 100 requests/min, so after the warm-up every answer is a 429: it measures"
+  echo "the limiter decision (one MULTI/EXEC round trip to Redis) plus the problem+json answer. The uncached row"
+  echo "is one SQLite query per request."
 } >"$OUT"
 echo "== wrote $OUT"
 cat "$OUT"
