@@ -1,0 +1,14 @@
+-- The uncached database path: GET /products/{id}/views over random ids (always a SQL query).
+math.randomseed(42)
+request = function()
+  return wrk.format("GET", "/products/" .. math.random(1, 1000) .. "/views")
+end
+
+-- One machine-readable line for run.sh: req/s, p50 ms, p99 ms, non-2xx/3xx responses, socket errors, requests.
+done = function(summary, latency, requests)
+  local errors = summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout
+  io.write(string.format("RESULT %.1f %.3f %.3f %d %d %d\n",
+    summary.requests / (summary.duration / 1e6),
+    latency:percentile(50) / 1000, latency:percentile(99) / 1000,
+    summary.errors.status, errors, summary.requests))
+end

@@ -1,0 +1,65 @@
+namespace RedisKit.Samples.Shop.Infrastructure;
+
+/// <summary>The sample's log events (EventIds 9000-9099).</summary>
+internal static partial class ShopLog
+{
+    [LoggerMessage(9000, LogLevel.Information, "Shop uses {Redis}")]
+    public static partial void RedisChosen(ILogger logger, string redis);
+
+    [LoggerMessage(9001, LogLevel.Information, "Redis server: {Server}")]
+    public static partial void RedisServer(ILogger logger, string server);
+
+    [LoggerMessage(9002, LogLevel.Warning, "Redis limitation: {Limitation}")]
+    public static partial void RedisLimitation(ILogger logger, string limitation);
+
+    [LoggerMessage(9003, LogLevel.Information, "Database: {Provider} ({Where}); schema {Schema}; {Products} products, {Users} users")]
+    public static partial void DatabaseReady(ILogger logger, string provider, string where, string schema, int products, int users);
+
+    [LoggerMessage(9004, LogLevel.Information, "Demo account: {Username} / {Password} (role {Role})")]
+    public static partial void DemoCredentials(ILogger logger, string username, string password, string role);
+
+    [LoggerMessage(9005, LogLevel.Warning, "Redis could not be probed at start; the app starts anyway and /health/ready reports it")]
+    public static partial void RedisProbeFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(9006, LogLevel.Information, "Not wired yet (capability seams, plain implementations for now): {Seams}")]
+    public static partial void Seams(ILogger logger, string seams);
+
+    [LoggerMessage(9010, LogLevel.Information, "Order {OrderId} event {EventType} published")]
+    public static partial void OrderEventPublished(ILogger logger, long orderId, string eventType);
+
+    [LoggerMessage(9011, LogLevel.Warning, "Order event {EventType} could not be published")]
+    public static partial void OrderEventPublishFailed(ILogger logger, string eventType, Exception exception);
+
+    [LoggerMessage(9012, LogLevel.Debug, "Event stream client connected ({Clients} connected)")]
+    public static partial void EventStreamConnected(ILogger logger, long clients);
+
+    [LoggerMessage(9013, LogLevel.Debug, "Event stream client left ({Clients} connected)")]
+    public static partial void EventStreamDisconnected(ILogger logger, long clients);
+
+    [LoggerMessage(9020, LogLevel.Information, "Payment {PaymentId} charged with fencing token {Token}")]
+    public static partial void PaymentCharged(ILogger logger, long paymentId, long token);
+
+    [LoggerMessage(9021, LogLevel.Warning, "Payment {PaymentId}: write with fencing token {Token} refused (already processed or a newer token holds it)")]
+    public static partial void PaymentFenced(ILogger logger, long paymentId, long token);
+
+    [LoggerMessage(9022, LogLevel.Warning, "Payment worker failed; retrying")]
+    public static partial void PaymentWorkerFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(9030, LogLevel.Debug, "Flushed {Products} product view counters ({Views} views)")]
+    public static partial void ViewsFlushed(ILogger logger, int products, long views);
+
+    [LoggerMessage(9031, LogLevel.Warning, "Product view flush failed; retrying")]
+    public static partial void ViewsFlushFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(9040, LogLevel.Debug, "Rate limit {Policy} rejected a request (retry after {RetryAfter} s)")]
+    public static partial void RateLimited(ILogger logger, string policy, long retryAfter);
+
+    [LoggerMessage(9041, LogLevel.Warning, "Rate limiter could not reach Redis; request allowed (fail open)")]
+    public static partial void RateLimiterFailedOpen(ILogger logger, Exception exception);
+
+    [LoggerMessage(9050, LogLevel.Error, "Unhandled exception on {Method} {Path}")]
+    public static partial void Unhandled(ILogger logger, string method, string path, Exception exception);
+
+    [LoggerMessage(9051, LogLevel.Warning, "Redis unavailable on {Method} {Path}; answered 503")]
+    public static partial void RedisUnavailable(ILogger logger, string method, string path, Exception exception);
+}

@@ -1,0 +1,33 @@
+namespace RedisKit.Samples.Shop;
+
+/// <summary>The sample's settings (section <c>Shop</c>).</summary>
+public sealed class ShopOptions
+{
+    public const string SectionName = "Shop";
+
+    /// <summary>API requests per client (user, else address) per minute.</summary>
+    public int ApiRequestsPerMinute { get; set; } = 100;
+
+    /// <summary>Login attempts per client address and username per <see cref="LoginWindowMinutes"/>.</summary>
+    public int LoginAttempts { get; set; } = 5;
+
+    public int LoginWindowMinutes { get; set; } = 15;
+
+    /// <summary>A session expires after this long without use.</summary>
+    public int SessionIdleMinutes { get; set; } = 30;
+
+    /// <summary>An order that leaves a product with fewer units than this publishes a low-stock event.</summary>
+    public int LowStockThreshold { get; set; } = 10;
+
+    /// <summary>Largest accepted request body.</summary>
+    public long MaxRequestBodyBytes { get; set; } = 64 * 1024;
+
+    /// <summary>
+    /// Serve /admin/stats and /admin/dashboard without the admin role (for a local demo or a
+    /// wall screen). Default: on in Development, off elsewhere.
+    /// </summary>
+    public bool? AnonymousAdminStats { get; set; }
+
+    /// <summary>How often pending product-view counts are written to product_views.</summary>
+    public int ViewFlushIntervalMilliseconds { get; set; } = 1000;
+}
