@@ -29,7 +29,7 @@ internal abstract class LockHandle : IRedisLockHandle
         FencingToken = fencingToken;
         _acquiredAt = attemptStart;
         _expiry = primitive.Timing.Expiry;
-        _validUntil = attemptStart + ToTimestamp(_expiry);
+        _validUntil = attemptStart + ToTimestamp(_expiry - primitive.ValidityMargin);
         _maxHoldUntil = primitive.Timing.MaxHoldTime is { } max ? attemptStart + ToTimestamp(max) : long.MaxValue;
         if (primitive.Timing.AutoExtend)
         {
@@ -158,7 +158,7 @@ internal abstract class LockHandle : IRedisLockHandle
 
         _primitive.Engine.Metrics.Extended(_primitive.Kind, "extended");
         _expiry = expiry;
-        Volatile.Write(ref _validUntil, start + ToTimestamp(expiry));
+        Volatile.Write(ref _validUntil, start + ToTimestamp(expiry - _primitive.ValidityMargin));
         if (Volatile.Read(ref _lost) is { } cts)
         {
             ArmExpiry(cts);

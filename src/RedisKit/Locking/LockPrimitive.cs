@@ -26,6 +26,9 @@ internal abstract class LockPrimitive
 
     public LockTiming Timing { get; }
 
+    /// <summary>How much less than the expiry the holder may count on (Redlock's clock-drift allowance); zero for one server.</summary>
+    public virtual TimeSpan ValidityMargin => TimeSpan.Zero;
+
     /// <summary>What a release publishes and waiters wait on.</summary>
     public abstract string SignalKey { get; }
 
