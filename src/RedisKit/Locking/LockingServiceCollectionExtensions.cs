@@ -1,5 +1,7 @@
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using RedisKit;
 
@@ -33,7 +35,12 @@ public static class LockingServiceCollectionExtensions
 
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<LockingOptions>, LockingOptionsValidator>());
         services.TryAddSingleton<LockingMetrics>();
-        services.TryAddSingleton<RedisLockProvider>();
+        services.TryAddSingleton(static sp => new RedisLockProvider(
+            sp.GetRequiredService<IRedisConnection>(),
+            sp.GetRequiredService<IOptions<LockingOptions>>(),
+            sp.GetRequiredService<TimeProvider>(),
+            sp.GetRequiredService<LockingMetrics>(),
+            (sp.GetService<ILoggerFactory>() ?? NullLoggerFactory.Instance).CreateLogger<RedisLockProvider>()));
         services.TryAddSingleton<IRedisLockProvider>(static sp => sp.GetRequiredService<RedisLockProvider>());
         builder.RequireFeatures(RedisFeatures.AtomicLua, "distributed locks");
         return builder;

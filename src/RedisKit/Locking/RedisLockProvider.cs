@@ -17,7 +17,7 @@ internal sealed class RedisLockProvider : IRedisLockProvider, IDisposable
     private readonly IRedisConnection _connection;
     private readonly LockEngine _engine;
 
-    public RedisLockProvider(IRedisConnection connection, IOptions<LockingOptions> options, TimeProvider time, LockingMetrics metrics, ILogger<RedisLockProvider> logger)
+    public RedisLockProvider(IRedisConnection connection, IOptions<LockingOptions> options, TimeProvider time, LockingMetrics metrics, ILogger logger)
     {
         _connection = connection;
         var settings = options.Value;

@@ -395,6 +395,23 @@ public class RedisLockTests
         Assert.Contains("ExtensionInterval", error.Message, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task AddLocking_WithoutLoggingRegistered_ProviderResolvesAndLocks()
+    {
+        var server = await Servers.Redis();
+        var services = new ServiceCollection();
+        services.AddRedisKit(o =>
+        {
+            o.ConnectionString = server.ConnectionString;
+            o.KeyPrefix = Servers.NewPrefix();
+        }).AddLocking();
+        await using var provider = services.BuildServiceProvider();
+
+        await using var handle = await provider.GetRequiredService<IRedisLockProvider>().CreateLock("no-logging").TryAcquireAsync();
+
+        Assert.NotNull(handle);
+    }
+
     private static string WorkerPath()
     {
         // tests/RedisKit.Tests/bin/<Configuration>/net10.0/ → tests/Workers/RedisKit.Locking.Worker/bin/<Configuration>/net10.0/
