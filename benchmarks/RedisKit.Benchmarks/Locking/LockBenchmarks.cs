@@ -51,7 +51,7 @@ public class LockBenchmarks
     public void Cleanup()
     {
         _redLockFactory.Dispose();
-        _services.Dispose();
+        _services.DisposeAsync().AsTask().GetAwaiter().GetResult();
         _multiplexer.Dispose();
         BenchmarkServer.Stop();
     }

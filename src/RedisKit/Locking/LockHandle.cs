@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using StackExchange.Redis;
 
 namespace RedisKit;
@@ -80,6 +81,7 @@ internal abstract class LockHandle : IRedisLockHandle
         }
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<bool> ExtendAsync(TimeSpan? expiry = null, CancellationToken cancellationToken = default)
     {
         var newExpiry = expiry ?? _primitive.Timing.Expiry;
@@ -99,6 +101,7 @@ internal abstract class LockHandle : IRedisLockHandle
         return await ExtendOnceAsync(newExpiry).ConfigureAwait(false);
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     public async ValueTask DisposeAsync()
     {
         var previous = Interlocked.Exchange(ref _state, Released);
@@ -130,10 +133,10 @@ internal abstract class LockHandle : IRedisLockHandle
     }
 
     /// <summary>The owner-checked extension: true if still owned (and now extended), false if lost.</summary>
-    protected abstract Task<bool> ExtendCoreAsync(long expiryMilliseconds);
+    protected abstract ValueTask<bool> ExtendCoreAsync(long expiryMilliseconds);
 
     /// <summary>The owner-checked release.</summary>
-    protected abstract Task ReleaseCoreAsync();
+    protected abstract ValueTask ReleaseCoreAsync();
 
     private async Task<bool> ExtendOnceAsync(TimeSpan expiry)
     {

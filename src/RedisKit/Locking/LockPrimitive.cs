@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using StackExchange.Redis;
 
 namespace RedisKit;
@@ -38,6 +39,7 @@ internal abstract class LockPrimitive
     /// <summary>Builds the handle of a successful attempt that started at <paramref name="attemptStart"/> (the validity is counted from then).</summary>
     protected abstract LockHandle CreateHandle(RedisValue token, long result, long attemptStart);
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<IRedisLockHandle?> TryAcquireCoreAsync(TimeSpan timeout, CancellationToken cancellationToken)
     {
         if (timeout < TimeSpan.Zero && timeout != Timeout.InfiniteTimeSpan)
@@ -81,6 +83,7 @@ internal abstract class LockPrimitive
         }
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<IRedisLockHandle> AcquireCoreAsync(TimeSpan? timeout, CancellationToken cancellationToken)
     {
         var handle = await TryAcquireCoreAsync(timeout ?? Timeout.InfiniteTimeSpan, cancellationToken).ConfigureAwait(false);

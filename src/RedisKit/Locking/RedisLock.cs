@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using StackExchange.Redis;
 
 namespace RedisKit;
@@ -36,6 +37,7 @@ internal sealed class RedisLock : LockPrimitive, IRedisLock
     public ValueTask<IRedisLockHandle> AcquireAsync(TimeSpan? timeout = null, CancellationToken cancellationToken = default) =>
         AcquireCoreAsync(timeout, cancellationToken);
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public override async ValueTask<long> TryOnceAsync(RedisValue token, CancellationToken cancellationToken)
     {
         var database = await _connection.GetDatabaseAsync(cancellationToken).ConfigureAwait(false);
@@ -47,14 +49,16 @@ internal sealed class RedisLock : LockPrimitive, IRedisLock
 
     private sealed class Handle(RedisLock owner, RedisValue token, long fence, long attemptStart) : LockHandle(owner, token, fence, attemptStart)
     {
-        protected override async Task<bool> ExtendCoreAsync(long expiryMilliseconds)
+        [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+        protected override async ValueTask<bool> ExtendCoreAsync(long expiryMilliseconds)
         {
             var database = await owner._connection.GetDatabaseAsync().ConfigureAwait(false);
             var result = await ExtendScript.EvaluateAsync(database, owner._ownerKey, [Token, expiryMilliseconds]).ConfigureAwait(false);
             return (long)result == 1;
         }
 
-        protected override async Task ReleaseCoreAsync()
+        [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+        protected override async ValueTask ReleaseCoreAsync()
         {
             var database = await owner._connection.GetDatabaseAsync().ConfigureAwait(false);
             await ReleaseScript.EvaluateAsync(database, owner._ownerKey, [Token, owner.Engine.ChannelValue, owner._signal]).ConfigureAwait(false);

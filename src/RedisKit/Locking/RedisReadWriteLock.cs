@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using StackExchange.Redis;
 
 namespace RedisKit;
@@ -48,6 +49,7 @@ internal sealed class RedisReadWriteLock : IRedisReadWriteLock
     {
         public override string SignalKey => signal;
 
+        [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
         public override async ValueTask<long> TryOnceAsync(RedisValue token, CancellationToken cancellationToken)
         {
             var database = await connection.GetDatabaseAsync(cancellationToken).ConfigureAwait(false);
@@ -64,6 +66,7 @@ internal sealed class RedisReadWriteLock : IRedisReadWriteLock
     {
         public override string SignalKey => signal;
 
+        [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
         public override async ValueTask<long> TryOnceAsync(RedisValue token, CancellationToken cancellationToken)
         {
             var database = await connection.GetDatabaseAsync(cancellationToken).ConfigureAwait(false);
@@ -79,13 +82,15 @@ internal sealed class RedisReadWriteLock : IRedisReadWriteLock
 internal sealed class KeyHandle(LockPrimitive primitive, IRedisConnection connection, RedisKey[] key, string signal, RedisValue token, long fence, long attemptStart)
     : LockHandle(primitive, token, fence, attemptStart)
 {
-    protected override async Task<bool> ExtendCoreAsync(long expiryMilliseconds)
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    protected override async ValueTask<bool> ExtendCoreAsync(long expiryMilliseconds)
     {
         var database = await connection.GetDatabaseAsync().ConfigureAwait(false);
         return (long)await RedisLock.ExtendScript.EvaluateAsync(database, key, [Token, expiryMilliseconds]).ConfigureAwait(false) == 1;
     }
 
-    protected override async Task ReleaseCoreAsync()
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    protected override async ValueTask ReleaseCoreAsync()
     {
         var database = await connection.GetDatabaseAsync().ConfigureAwait(false);
         await RedisLock.ReleaseScript.EvaluateAsync(database, key, [Token, Primitive.Engine.ChannelValue, signal]).ConfigureAwait(false);
@@ -96,13 +101,15 @@ internal sealed class KeyHandle(LockPrimitive primitive, IRedisConnection connec
 internal sealed class ZsetHandle(LockPrimitive primitive, IRedisConnection connection, RedisKey[] key, string signal, RedisValue token, long attemptStart)
     : LockHandle(primitive, token, 0, attemptStart)
 {
-    protected override async Task<bool> ExtendCoreAsync(long expiryMilliseconds)
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    protected override async ValueTask<bool> ExtendCoreAsync(long expiryMilliseconds)
     {
         var database = await connection.GetDatabaseAsync().ConfigureAwait(false);
         return (long)await RedisReadWriteLock.ZsetExtendScript.EvaluateAsync(database, key, [Token, expiryMilliseconds]).ConfigureAwait(false) == 1;
     }
 
-    protected override async Task ReleaseCoreAsync()
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    protected override async ValueTask ReleaseCoreAsync()
     {
         var database = await connection.GetDatabaseAsync().ConfigureAwait(false);
         await RedisReadWriteLock.ZsetReleaseScript.EvaluateAsync(database, key, [Token, Primitive.Engine.ChannelValue, signal]).ConfigureAwait(false);
@@ -143,6 +150,7 @@ internal sealed class RedisSemaphore : LockPrimitive, IRedisSemaphore
     public ValueTask<IRedisLockHandle> AcquireAsync(TimeSpan? timeout = null, CancellationToken cancellationToken = default) =>
         AcquireCoreAsync(timeout, cancellationToken);
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public override async ValueTask<long> TryOnceAsync(RedisValue token, CancellationToken cancellationToken)
     {
         var database = await _connection.GetDatabaseAsync(cancellationToken).ConfigureAwait(false);

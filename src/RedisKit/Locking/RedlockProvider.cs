@@ -257,7 +257,7 @@ public sealed class RedlockProvider : IAsyncDisposable
 
     private sealed class RedlockHandle(Redlock owner, RedisValue token, long attemptStart) : LockHandle(owner, token, 0, attemptStart)
     {
-        protected override async Task<bool> ExtendCoreAsync(long expiryMilliseconds)
+        protected override async ValueTask<bool> ExtendCoreAsync(long expiryMilliseconds)
         {
             var start = owner.Engine.Time.GetTimestamp();
             var extended = await owner.ExtendEverywhereAsync(Token, expiryMilliseconds).ConfigureAwait(false);
@@ -265,6 +265,6 @@ public sealed class RedlockProvider : IAsyncDisposable
             return extended >= owner.Quorum && validity > TimeSpan.Zero;
         }
 
-        protected override Task ReleaseCoreAsync() => owner.ReleaseEverywhereAsync(Token);
+        protected override ValueTask ReleaseCoreAsync() => new(owner.ReleaseEverywhereAsync(Token));
     }
 }
