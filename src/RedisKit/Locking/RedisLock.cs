@@ -10,7 +10,8 @@ namespace RedisKit;
 /// </summary>
 internal sealed class RedisLock : LockPrimitive, IRedisLock
 {
-    private static readonly RedisScript AcquireScript = RedisScript.FromResource("lock-acquire");
+    private static readonly LockScript Acquire = new("lock-acquire");
+    private static readonly LockScript Release = new("lock-release");
     internal static readonly RedisScript ReleaseScript = RedisScript.FromResource("lock-release");
     internal static readonly RedisScript ExtendScript = RedisScript.FromResource("lock-extend");
 
@@ -41,7 +42,17 @@ internal sealed class RedisLock : LockPrimitive, IRedisLock
     public override async ValueTask<long> TryOnceAsync(RedisValue token, CancellationToken cancellationToken)
     {
         var database = await _connection.GetDatabaseAsync(cancellationToken).ConfigureAwait(false);
-        var result = await AcquireScript.EvaluateAsync(database, _acquireKeys, [token, Timing.ExpiryMilliseconds]).ConfigureAwait(false);
+        RedisValue[] values = [token, Timing.ExpiryMilliseconds];
+        RedisResult result;
+        try
+        {
+            result = await database.ScriptEvaluateAsync(Acquire.Hash, _acquireKeys, values).ConfigureAwait(false);
+        }
+        catch (RedisServerException ex) when (LockScript.IsNoScript(ex))
+        {
+            result = await Acquire.Script.EvaluateAsync(database, _acquireKeys, values).ConfigureAwait(false);
+        }
+
         return (long)result;
     }
 
@@ -61,7 +72,15 @@ internal sealed class RedisLock : LockPrimitive, IRedisLock
         protected override async ValueTask ReleaseCoreAsync()
         {
             var database = await owner._connection.GetDatabaseAsync().ConfigureAwait(false);
-            await ReleaseScript.EvaluateAsync(database, owner._ownerKey, [Token, owner.Engine.ChannelValue, owner._signal]).ConfigureAwait(false);
+            RedisValue[] values = [Token, owner.Engine.ChannelValue, owner._signal];
+            try
+            {
+                await database.ScriptEvaluateAsync(Release.Hash, owner._ownerKey, values).ConfigureAwait(false);
+            }
+            catch (RedisServerException ex) when (LockScript.IsNoScript(ex))
+            {
+                await ReleaseScript.EvaluateAsync(database, owner._ownerKey, values).ConfigureAwait(false);
+            }
         }
     }
 }
