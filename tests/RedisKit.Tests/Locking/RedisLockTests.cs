@@ -396,6 +396,27 @@ public class RedisLockTests
     }
 
     [Fact]
+    public async Task AcquireAndRelease_AfterScriptFlush_ReloadTheScripts()
+    {
+        await using var server = await RedisServerProcess.StartAsync();
+        var (provider, locks, database) = await StartAsync(connectionString: server.ConnectionString);
+        await using var _ = provider;
+        var redisLock = locks.CreateLock("flushed");
+        var ownerKey = provider.GetRequiredService<IRedisConnection>().Keys.TaggedKey("lock", "flushed", "owner");
+        await (await redisLock.AcquireAsync()).DisposeAsync();
+
+        await server.CliAsync("SCRIPT", "FLUSH");
+        var handle = await redisLock.AcquireAsync();
+        var held = await database.KeyExistsAsync(ownerKey);
+        await server.CliAsync("SCRIPT", "FLUSH");
+        await handle.DisposeAsync();
+
+        Assert.Equal(2, handle.FencingToken);
+        Assert.True(held);
+        Assert.False(await database.KeyExistsAsync(ownerKey));
+    }
+
+    [Fact]
     public async Task AddLocking_WithoutLoggingRegistered_ProviderResolvesAndLocks()
     {
         var server = await Servers.Redis();
