@@ -111,9 +111,12 @@ public sealed class RedisStats
             }
         }
 
+        // The node's own answer decides the role: right after connecting, StackExchange.Redis may not
+        // have learned which cluster nodes are replicas yet.
+        var isReplica = fields.TryGetValue("role", out var role) ? role is "slave" or "replica" : server.IsReplica;
         return new RedisNodeStats(
             Format(server.EndPoint),
-            server.IsReplica,
+            isReplica,
             Long(fields, "used_memory"),
             Long(fields, "connected_clients"),
             Long(fields, "instantaneous_ops_per_sec"),

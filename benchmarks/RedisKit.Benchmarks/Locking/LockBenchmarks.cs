@@ -1,0 +1,119 @@
+using BenchmarkDotNet.Attributes;
+using BenchmarkDotNet.Configs;
+using Medallion.Threading.Redis;
+using Microsoft.Extensions.DependencyInjection;
+using RedLockNet.SERedis;
+using RedLockNet.SERedis.Configuration;
+using StackExchange.Redis;
+
+namespace RedisKit.Benchmarks.Locking;
+
+/// <summary>
+/// Acquire + release of one lock name, uncontended (one caller) and contended (16 concurrent callers on
+/// one name, each doing <see cref="RoundsPerCaller"/> acquire+release), for RedisKit, RedLock.net 2.3.2
+/// (single server) and DistributedLock.Redis 1.1.1, on one private redis-server and one multiplexer each.
+/// All use a 30 s expiry with auto-extension on (each library's default behaviour). Waiting: RedisKit
+/// jitters 10-250 ms and is woken by its release notification; RedLock.net retries every 10 ms;
+/// DistributedLock busy-waits 10-250 ms (set to RedisKit's bounds).
+/// </summary>
+[MemoryDiagnoser]
+[GroupBenchmarksBy(BenchmarkLogicalGroupRule.ByCategory)]
+[CategoriesColumn]
+public class LockBenchmarks
+{
+    private const int Callers = 16;
+    private const int RoundsPerCaller = 4;
+    private const int ContendedOperations = Callers * RoundsPerCaller;
+    private static readonly TimeSpan Expiry = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(30);
+
+    private ConnectionMultiplexer _multiplexer = null!;
+    private ServiceProvider _services = null!;
+    private IRedisLock _redisKitLock = null!;
+    private RedLockFactory _redLockFactory = null!;
+    private RedisDistributedLock _medallionLock = null!;
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        _multiplexer = BenchmarkServer.Connect();
+        var services = new ServiceCollection();
+        services.AddRedisKit(_multiplexer, o => o.KeyPrefix = "bench").AddLocking(o => o.Expiry = Expiry);
+        _services = services.BuildServiceProvider();
+        _redisKitLock = _services.GetRequiredService<IRedisLockProvider>().CreateLock("bench-lock");
+        _redLockFactory = RedLockFactory.Create([new RedLockMultiplexer(_multiplexer)]);
+        _medallionLock = new RedisDistributedLock("bench-medallion", _multiplexer.GetDatabase(), o => o
+            .Expiry(Expiry)
+            .BusyWaitSleepTime(TimeSpan.FromMilliseconds(10), TimeSpan.FromMilliseconds(250)));
+    }
+
+    [GlobalCleanup]
+    public void Cleanup()
+    {
+        _redLockFactory.Dispose();
+        _services.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        _multiplexer.Dispose();
+        BenchmarkServer.Stop();
+    }
+
+    [BenchmarkCategory("Uncontended"), Benchmark(Description = "RedisKit uncontended")]
+    public async Task RedisKitUncontended()
+    {
+        await using var handle = await _redisKitLock.AcquireAsync(Wait);
+    }
+
+    [BenchmarkCategory("Uncontended"), Benchmark(Baseline = true, Description = "RedLock.net uncontended")]
+    public async Task RedLockNetUncontended()
+    {
+        using var redLock = await _redLockFactory.CreateLockAsync("bench-redlock", Expiry, Wait, TimeSpan.FromMilliseconds(10));
+        if (!redLock.IsAcquired)
+        {
+            throw new InvalidOperationException("RedLock.net did not acquire");
+        }
+    }
+
+    [BenchmarkCategory("Uncontended"), Benchmark(Description = "DistributedLock uncontended")]
+    public async Task DistributedLockUncontended()
+    {
+        await using var handle = await _medallionLock.AcquireAsync(Wait);
+    }
+
+    [BenchmarkCategory("Contended"), Benchmark(OperationsPerInvoke = ContendedOperations, Description = "RedisKit contended x16")]
+    public Task RedisKitContended() => RunCallers(async () =>
+    {
+        await using var handle = await _redisKitLock.AcquireAsync(Wait);
+    });
+
+    [BenchmarkCategory("Contended"), Benchmark(Baseline = true, OperationsPerInvoke = ContendedOperations, Description = "RedLock.net contended x16")]
+    public Task RedLockNetContended() => RunCallers(async () =>
+    {
+        using var redLock = await _redLockFactory.CreateLockAsync("bench-redlock-contended", Expiry, Wait, TimeSpan.FromMilliseconds(10));
+        if (!redLock.IsAcquired)
+        {
+            throw new InvalidOperationException("RedLock.net did not acquire");
+        }
+    });
+
+    [BenchmarkCategory("Contended"), Benchmark(OperationsPerInvoke = ContendedOperations, Description = "DistributedLock contended x16")]
+    public Task DistributedLockContended() => RunCallers(async () =>
+    {
+        await using var handle = await _medallionLock.AcquireAsync(Wait);
+    });
+
+    private static Task RunCallers(Func<Task> acquireAndRelease)
+    {
+        var callers = new Task[Callers];
+        for (var i = 0; i < Callers; i++)
+        {
+            callers[i] = Task.Run(async () =>
+            {
+                for (var round = 0; round < RoundsPerCaller; round++)
+                {
+                    await acquireAndRelease();
+                }
+            });
+        }
+
+        return Task.WhenAll(callers);
+    }
+}
