@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Http.Json;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
 using OpenTelemetry.Metrics;
 using RedisKit.Samples.Shop.Data;
 using RedisKit.Samples.Shop.Features;
@@ -18,6 +19,9 @@ namespace RedisKit.Samples.Shop;
 /// </summary>
 public static class ShopApp
 {
+    /// <summary>The write-behind queue that carries product views to the product_views table.</summary>
+    public const string ProductViewQueue = "product-views";
+
     /// <summary>Builds the app, creates and seeds the database, and probes Redis. Call StartAsync/RunAsync next.</summary>
     public static async Task<WebApplication> BuildAsync(string[] args, CancellationToken cancellationToken = default)
     {
@@ -29,10 +33,16 @@ public static class ShopApp
         var devRedis = await DevRedis.ResolveAsync(builder.Configuration);
         builder.Services.AddSingleton(_ => devRedis); // created by a factory: disposed with the app
         builder.Services.AddRedisKit(o =>
-        {
-            o.ConnectionString = devRedis.ConnectionString;
-            o.GarnetLuaTransactionMode = devRedis.IsGarnet;
-        });
+            {
+                o.ConnectionString = devRedis.ConnectionString;
+                o.GarnetLuaTransactionMode = devRedis.IsGarnet;
+            })
+            .AddCaching()
+            .AddLeaderboards()
+            .AddDataStructures()
+            .AddWriteBehind<ProductViewed, ProductViewSink>(ProductViewQueue, o => o.BatchSize = 500);
+        builder.Services.AddOptions<WriteBehindOptions>(ProductViewQueue)
+            .Configure<IOptions<ShopOptions>>((o, options) => o.PollInterval = TimeSpan.FromMilliseconds(options.Value.ViewFlushIntervalMilliseconds));
 
         // Database: PostgreSQL when ConnectionStrings:shop is a PostgreSQL connection string, else SQLite.
         var database = Database.Resolve(builder.Configuration, builder.Environment);
@@ -68,12 +78,10 @@ public static class ShopApp
         builder.Services.AddSingleton<ShopRateLimiter>();
         builder.Services.AddSingleton<SessionStore>();
         builder.Services.AddSingleton<RecentlyViewed>();
-        builder.Services.AddSingleton<ViewCounter>();
         builder.Services.AddSingleton<OrderEvents>();
         builder.Services.AddSingleton<PaymentQueue>();
         builder.Services.AddSingleton<PaymentWorker>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<PaymentWorker>());
-        builder.Services.AddHostedService<ViewFlusher>();
 
         builder.Services.AddHealthChecks()
             .AddRedisKit(tags: ["ready"])

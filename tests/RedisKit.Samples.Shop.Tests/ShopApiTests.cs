@@ -61,14 +61,53 @@ public sealed class ShopApiTests(ShopFixture shop)
     [Fact]
     public async Task Products_GetById_ReturnsProductOr404Problem()
     {
-        var response = await shop.ClientA.GetAsync("products/42");
+        var response = await shop.ClientA.GetAsync("products/421");
         var product = await JsonAsync(response);
-        Assert.Equal(42, product.GetProperty("id").GetInt64());
+        Assert.Equal(421, product.GetProperty("id").GetInt64());
         Assert.Equal("MISS", response.Headers.GetValues("X-Cache").Single());
+        Assert.Equal("HIT", (await shop.ClientA.GetAsync("products/421")).Headers.GetValues("X-Cache").Single());
+
+        // The other instance finds it in Redis (L2).
+        Assert.Equal("HIT", (await shop.ClientB.GetAsync("products/421")).Headers.GetValues("X-Cache").Single());
+
+        // "Not found" is cached briefly too: the second 404 does not reach the database.
+        var missing = await shop.ClientA.GetAsync("products/999998");
+        Assert.Equal(HttpStatusCode.NotFound, missing.StatusCode);
+        var missingAgain = await shop.ClientA.GetAsync("products/999998");
+        Assert.Equal(HttpStatusCode.NotFound, missingAgain.StatusCode);
+        Assert.Equal("HIT", missingAgain.Headers.GetValues("X-Cache").Single());
 
         await ProblemAsync(await shop.ClientA.GetAsync("products/999999"), HttpStatusCode.NotFound);
         await ProblemAsync(await shop.ClientA.GetAsync("products/abc"), HttpStatusCode.NotFound);
         await ProblemAsync(await shop.ClientA.GetAsync("products/99999999999999999999999"), HttpStatusCode.NotFound);
+    }
+
+    [Fact]
+    public async Task Products_CachedItemAndList_AdminWriteOnOtherInstanceInvalidatesBoth()
+    {
+        var (admin, _) = await shop.SignInAsync("admin", ShopFixture.AdminPassword);
+        var created = await JsonAsync(await admin.PostAsJsonAsync("products", new { name = "Cache Lamp", category = "cachetest", description = "e2e", price = 10m, stock = 50 }), HttpStatusCode.Created);
+        var id = created.GetProperty("id").GetInt64();
+
+        Assert.Equal("MISS", (await shop.ClientA.GetAsync($"products/{id}")).Headers.GetValues("X-Cache").Single());
+        Assert.Equal("HIT", (await shop.ClientA.GetAsync($"products/{id}")).Headers.GetValues("X-Cache").Single());
+        var list = await shop.ClientA.GetAsync("products?category=cachetest&limit=50");
+        Assert.Equal(1, (await JsonAsync(list)).GetProperty("total").GetInt64());
+        Assert.Equal("HIT", (await shop.ClientA.GetAsync("products?category=cachetest&limit=50")).Headers.GetValues("X-Cache").Single());
+
+        // The admin writes through instance B.
+        var (adminOnB, _) = await shop.SignInAsync("admin", ShopFixture.AdminPassword, shop.B);
+        var updated = await adminOnB.PutAsJsonAsync($"products/{id}", new { price = 11.5m });
+        Assert.Equal(HttpStatusCode.OK, updated.StatusCode);
+        await JsonAsync(await adminOnB.PostAsJsonAsync("products", new { name = "Cache Lamp 2", category = "cachetest", description = "e2e", price = 10m, stock = 5 }), HttpStatusCode.Created);
+
+        // Instance A hears the invalidations over the backplane: fresh item and fresh list.
+        await EventuallyAsync(async () =>
+        {
+            var item = await JsonAsync(await shop.ClientA.GetAsync($"products/{id}"));
+            var page = await JsonAsync(await shop.ClientA.GetAsync("products?category=cachetest&limit=50"));
+            return item.GetProperty("price").GetDecimal() == 11.5m && page.GetProperty("total").GetInt64() == 2 ? (object)true : null;
+        });
     }
 
     [Fact]

@@ -1,6 +1,6 @@
 using System.Globalization;
 using RedisKit.Samples.Shop.Infrastructure;
-using StackExchange.Redis;
+using RedisKit.Leaderboards;
 
 namespace RedisKit.Samples.Shop.Features;
 
@@ -13,10 +13,10 @@ public sealed record ScoreResult(string Board, string Player, double Score, long
 public sealed record PlayerStanding(string Board, string Player, long Rank, double Score, IReadOnlyList<LeaderboardEntry> Neighbours);
 
 /// <summary>
-/// Leaderboards as plain sorted sets: ZADD GT keeps a player's best score, ranks are 1-based and
-/// highest-first. Ties are ordered by player name (the sorted set's own order).
+/// Game boards on RedisKit leaderboards: a submission keeps each player's best score (ZADD GT, one
+/// round trip), ranks are 1-based and highest-first, ties follow the leaderboard's documented default
+/// order (docs/leaderboards.md), and around-me is one round trip.
 /// </summary>
-// Capability seam: replaced by RedisKit leaderboards when merged
 public static class Games
 {
     public const int MaxTop = 100;
@@ -44,9 +44,9 @@ public static class Games
     private static bool ValidPlayer(string? player) =>
         !string.IsNullOrWhiteSpace(player) && player.Length <= 64 && !player.Any(char.IsControl);
 
-    private static RedisKey BoardKey(IRedisConnection redis, string board) => redis.Keys.Key("sample", "board", board.ToLowerInvariant());
+    private static Leaderboard Board(ILeaderboards boards, string board) => boards.Get("game-" + board.ToLowerInvariant());
 
-    private static async Task<IResult> SubmitAsync(string board, SubmitScore body, HttpContext http, IRedisConnection redis)
+    private static async Task<IResult> SubmitAsync(string board, SubmitScore body, HttpContext http, ILeaderboards boards)
     {
         var errors = new Problems.Errors()
             .Require(ValidBoard(board), "board", "'board' must be 1-32 letters, digits, '-' or '_'.")
@@ -57,16 +57,14 @@ public static class Games
             return errors.ToResult();
         }
 
-        var db = await redis.GetDatabaseAsync(http.RequestAborted);
-        var key = BoardKey(redis, board);
+        var leaderboard = Board(boards, board);
         var player = body.Player!.Trim();
-        await db.SortedSetAddAsync(key, player, body.Score!.Value, SortedSetWhen.GreaterThan);
-        var best = await db.SortedSetScoreAsync(key, player) ?? body.Score.Value;
-        var rank = await db.SortedSetRankAsync(key, player, Order.Descending) ?? 0;
-        return TypedResults.Ok(new ScoreResult(board, player, best, rank + 1, best == body.Score.Value));
+        var improved = await leaderboard.SetScoreAsync(player, body.Score!.Value, ScoreUpdate.OnlyIfHigher, cancellationToken: http.RequestAborted);
+        var entry = await leaderboard.GetEntryAsync(player, http.RequestAborted);
+        return TypedResults.Ok(new ScoreResult(board, player, entry?.Score ?? body.Score.Value, entry?.Rank ?? 0, improved));
     }
 
-    private static async Task<IResult> LeaderboardAsync(string board, string? top, HttpContext http, IRedisConnection redis)
+    private static async Task<IResult> LeaderboardAsync(string board, string? top, HttpContext http, ILeaderboards boards)
     {
         var errors = new Problems.Errors().Require(ValidBoard(board), "board", "'board' must be 1-32 letters, digits, '-' or '_'.");
         Problems.TryBound(top, "top", 10, 1, MaxTop, errors, out var count);
@@ -75,12 +73,11 @@ public static class Games
             return errors.ToResult();
         }
 
-        var db = await redis.GetDatabaseAsync(http.RequestAborted);
-        var entries = await db.SortedSetRangeByRankWithScoresAsync(BoardKey(redis, board), 0, count - 1, Order.Descending);
-        return TypedResults.Ok(entries.Select((e, i) => new LeaderboardEntry(i + 1, e.Element.ToString(), e.Score)).ToList());
+        var entries = await Board(boards, board).GetTopAsync(count, http.RequestAborted);
+        return TypedResults.Ok(entries.Select(e => new LeaderboardEntry(e.Rank, e.Member, e.Score)).ToList());
     }
 
-    private static async Task<IResult> PlayerAsync(string board, string player, HttpContext http, IRedisConnection redis)
+    private static async Task<IResult> PlayerAsync(string board, string player, HttpContext http, ILeaderboards boards)
     {
         var errors = new Problems.Errors()
             .Require(ValidBoard(board), "board", "'board' must be 1-32 letters, digits, '-' or '_'.")
@@ -90,21 +87,18 @@ public static class Games
             return errors.ToResult();
         }
 
-        var db = await redis.GetDatabaseAsync(http.RequestAborted);
-        var key = BoardKey(redis, board);
-        var score = await db.SortedSetScoreAsync(key, player);
-        var rank = await db.SortedSetRankAsync(key, player, Order.Descending);
-        if (score is null || rank is null)
+        var leaderboard = Board(boards, board);
+        var entry = await leaderboard.GetEntryAsync(player, http.RequestAborted);
+        if (entry is null)
         {
             return Problems.NotFound($"Player '{player}' has no score on board '{board}'.");
         }
 
-        var from = Math.Max(0, rank.Value - NeighbourCount);
-        var around = await db.SortedSetRangeByRankWithScoresAsync(key, from, rank.Value + NeighbourCount, Order.Descending);
+        var around = await leaderboard.GetAroundAsync(player, NeighbourCount, http.RequestAborted);
         var neighbours = around
-            .Select((e, i) => new LeaderboardEntry(from + i + 1, e.Element.ToString(), e.Score))
-            .Where(e => e.Player != player)
+            .Where(e => e.Member != player)
+            .Select(e => new LeaderboardEntry(e.Rank, e.Member, e.Score))
             .ToList();
-        return TypedResults.Ok(new PlayerStanding(board, player, rank.Value + 1, score.Value, neighbours));
+        return TypedResults.Ok(new PlayerStanding(board, player, entry.Rank, entry.Score, neighbours));
     }
 }

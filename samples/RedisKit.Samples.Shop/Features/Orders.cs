@@ -160,7 +160,8 @@ public static class Orders
             await events.PublishAsync(new ShopEvent("product.low-stock", null, product.Id, null, new { product.Id, product.Name, product.Stock, threshold }, now, OrderEvents.Instance), http.RequestAborted);
         }
 
-        // Capability seam: replaced by RedisKit caching when merged (invalidate the ordered products here)
+        // Stock changed: the ordered products' cached entries and every list are stale now.
+        await Products.InvalidateAsync(http.RequestServices.GetRequiredService<IRedisCache>(), http.RequestServices.GetRequiredService<ILogger<ProductViewSink>>(), ids, http.RequestAborted);
         return TypedResults.Created($"/orders/{order.Id.ToString(CultureInfo.InvariantCulture)}", dto);
     }
 

@@ -18,93 +18,21 @@ public sealed record ProductWrite(string? Name, string? Category, string? Descri
 
 public sealed record ProductViews(long ProductId, long Views);
 
+/// <summary>One product view, queued for the analytics table (seed 001's analytics queue).</summary>
+public sealed record ProductViewed(long ProductId);
+
 /// <summary>
-/// Counts product views: each view is one HINCRBY on a pending hash in Redis; a background flush moves
-/// the pending counts to product_views in one batch (RENAME makes the batch this instance's alone).
+/// Drains the durable write-behind queue of views into product_views in batches: one upsert per
+/// product per batch. Delivery is at-least-once, so after a crash a batch may be counted twice;
+/// for view analytics that is the accepted trade-off (see docs/caching.md).
 /// </summary>
-// Capability seam: replaced by RedisKit write-behind queue (messaging) when merged
-public sealed class ViewCounter(IRedisConnection redis)
+public sealed class ProductViewSink(IServiceScopeFactory scopes, ILogger<ProductViewSink> logger) : IWriteBehindSink<ProductViewed>
 {
-    public RedisKey PendingKey => redis.Keys.Key("sample", "views", "pending");
-
-    public async Task CountAsync(long productId, CancellationToken cancellationToken)
+    public async Task WriteBatchAsync(IReadOnlyList<ProductViewed> items, CancellationToken cancellationToken)
     {
-        var db = await redis.GetDatabaseAsync(cancellationToken);
-        await db.HashIncrementAsync(PendingKey, productId);
-    }
-
-    public async Task<long> PendingAsync(long productId, CancellationToken cancellationToken)
-    {
-        var db = await redis.GetDatabaseAsync(cancellationToken);
-        return (long)(await db.HashGetAsync(PendingKey, productId) is { IsNull: false } v ? (long)v : 0);
-    }
-
-    /// <summary>Takes the pending counts (RENAME to a key of this flush) and returns them.</summary>
-    public async Task<(RedisKey Batch, HashEntry[] Counts)> TakeAsync(CancellationToken cancellationToken)
-    {
-        var db = await redis.GetDatabaseAsync(cancellationToken);
-        var batch = redis.Keys.Key("sample", "views", "flushing", Guid.NewGuid().ToString("N"));
-        if (!await db.KeyExistsAsync(PendingKey))
-        {
-            return (batch, []);
-        }
-
-        try
-        {
-            await db.KeyRenameAsync(PendingKey, batch);
-        }
-        catch (RedisServerException)
-        {
-            // Another instance took it between EXISTS and RENAME ("no such key").
-            return (batch, []);
-        }
-
-        return (batch, await db.HashGetAllAsync(batch));
-    }
-
-    public async Task CompleteAsync(RedisKey batch, CancellationToken cancellationToken)
-    {
-        var db = await redis.GetDatabaseAsync(cancellationToken);
-        await db.KeyDeleteAsync(batch);
-    }
-}
-
-/// <summary>Writes pending view counts to product_views every second.</summary>
-// Capability seam: replaced by RedisKit write-behind queue (messaging) when merged
-public sealed class ViewFlusher(ViewCounter counter, IServiceScopeFactory scopes, IOptions<ShopOptions> options, ILogger<ViewFlusher> logger) : BackgroundService
-{
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
-    {
-        var interval = TimeSpan.FromMilliseconds(options.Value.ViewFlushIntervalMilliseconds);
-        while (!stoppingToken.IsCancellationRequested)
-        {
-            try
-            {
-                await Task.Delay(interval, stoppingToken);
-                await FlushAsync(stoppingToken);
-            }
-            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-            {
-                return;
-            }
-            catch (Exception ex)
-            {
-                ShopLog.ViewsFlushFailed(logger, ex);
-            }
-        }
-    }
-
-    private async Task FlushAsync(CancellationToken cancellationToken)
-    {
-        var (batch, counts) = await counter.TakeAsync(cancellationToken);
-        if (counts.Length == 0)
-        {
-            return;
-        }
-
+        var byProduct = items.GroupBy(v => v.ProductId).ToDictionary(g => g.Key, g => (long)g.Count());
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<ShopDb>();
-        var byProduct = counts.ToDictionary(c => (long)c.Name, c => (long)c.Value);
         var ids = byProduct.Keys.ToArray();
         var existing = await db.ProductViews.Where(v => ids.Contains(v.ProductId)).ToDictionaryAsync(v => v.ProductId, cancellationToken);
         foreach (var (productId, views) in byProduct)
@@ -120,7 +48,6 @@ public sealed class ViewFlusher(ViewCounter counter, IServiceScopeFactory scopes
         }
 
         await db.SaveChangesAsync(cancellationToken);
-        await counter.CompleteAsync(batch, cancellationToken);
         ShopLog.ViewsFlushed(logger, byProduct.Count, byProduct.Values.Sum());
     }
 }
@@ -129,6 +56,46 @@ public static class Products
 {
     public const int MaxPage = 10_000;
     public const int MaxLimit = 100;
+
+    /// <summary>Every cached product list carries this tag: a write to any product evicts them all in O(1).</summary>
+    public const string ListsTag = "product-lists";
+
+    private const string CategoriesKey = "products:categories";
+
+    private static readonly CacheEntryOptions ItemOptions = new()
+    {
+        Duration = TimeSpan.FromMinutes(5),
+        Jitter = TimeSpan.FromSeconds(30),
+        NegativeDuration = TimeSpan.FromSeconds(30),
+        EagerRefreshThreshold = 0.9,
+        FactorySoftTimeout = TimeSpan.FromMilliseconds(500),
+    };
+
+    private static readonly CacheEntryOptions ListOptions = new() { Duration = TimeSpan.FromSeconds(60), FactorySoftTimeout = TimeSpan.FromMilliseconds(500) };
+
+    public static string ItemKey(long id) => "product:" + id.ToString(CultureInfo.InvariantCulture);
+
+    /// <summary>
+    /// After a database write: drop the products' entries and every list, on every instance. The
+    /// write is already committed, so a Redis failure here is logged, not returned to the client;
+    /// other instances stop trusting their L1 within RedisKit:Caching:L1TrustWhileDisconnected.
+    /// </summary>
+    public static async Task InvalidateAsync(IRedisCache cache, ILogger logger, IEnumerable<long> productIds, CancellationToken cancellationToken)
+    {
+        try
+        {
+            foreach (var id in productIds)
+            {
+                await cache.RemoveAsync(ItemKey(id), cancellationToken);
+            }
+
+            await cache.RemoveByTagAsync(ListsTag, cancellationToken);
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        {
+            ShopLog.CacheInvalidationFailed(logger, ex);
+        }
+    }
 
     public static IEndpointRouteBuilder MapProducts(this IEndpointRouteBuilder routes)
     {
@@ -141,7 +108,7 @@ public static class Products
             .WithSummary("One product. Counts a view; remembers it for the signed-in user.")
             .ProducesProblem(StatusCodes.Status404NotFound);
         group.MapGet("/{id:long}/views", ViewsAsync)
-            .WithSummary("Total views of a product (flushed + pending).")
+            .WithSummary("Total views of a product (counted through the write-behind queue; about a second behind).")
             .ProducesProblem(StatusCodes.Status404NotFound);
         group.MapPost("", CreateAsync)
             .RequireAuthorization(Auth.AdminPolicy)
@@ -155,7 +122,7 @@ public static class Products
         return routes;
     }
 
-    private static async Task<IResult> ListAsync(string? page, string? limit, string? category, HttpContext http, ShopDb db, ShopMetrics metrics)
+    private static async Task<IResult> ListAsync(string? page, string? limit, string? category, HttpContext http, IRedisCache cache, IServiceScopeFactory scopes, ShopMetrics metrics)
     {
         var errors = new Problems.Errors();
         Problems.TryBound(page, "page", 1, 1, MaxPage, errors, out var pageNumber);
@@ -167,53 +134,100 @@ public static class Products
             return errors.ToResult();
         }
 
-        // Capability seam: replaced by RedisKit caching when merged
-        var query = db.Products.AsNoTracking();
-        if (category is not null)
+        // The key holds the normalised query; only known categories are cached, so hostile input cannot
+        // grow the key space (pages and limits are bounded above).
+        var categories = await cache.GetOrSetAsync(CategoriesKey, async ct =>
         {
-            query = query.Where(p => p.Category == category);
+            await using var scope = scopes.CreateAsyncScope();
+            var read = scope.ServiceProvider.GetRequiredService<ShopDb>();
+            return await read.Products.AsNoTracking().Select(p => p.Category).Distinct().ToListAsync(ct);
+        }, ListOptions, [ListsTag], http.RequestAborted);
+        if (category is not null && !categories.Contains(category))
+        {
+            metrics.CacheLookup(hit: true);
+            http.Response.Headers["X-Cache"] = "HIT";
+            return TypedResults.Ok(new ProductPage(pageNumber, pageSize, category, 0, []));
         }
 
-        var total = await query.LongCountAsync(http.RequestAborted);
-        var items = await query.OrderBy(p => p.Id).Skip((pageNumber - 1) * pageSize).Take(pageSize).ToListAsync(http.RequestAborted);
-        metrics.CacheLookup(hit: false);
-        http.Response.Headers["X-Cache"] = "MISS";
-        return TypedResults.Ok(new ProductPage(pageNumber, pageSize, category, total, items.Select(ProductDto.From).ToList()));
+        var miss = false;
+        var key = string.Create(CultureInfo.InvariantCulture, $"products:list:{category ?? "*"}:{pageNumber}:{pageSize}");
+        var result = await cache.GetOrSetAsync(key, async ct =>
+        {
+            miss = true;
+            await using var scope = scopes.CreateAsyncScope();
+            var read = scope.ServiceProvider.GetRequiredService<ShopDb>();
+            var query = read.Products.AsNoTracking();
+            if (category is not null)
+            {
+                query = query.Where(p => p.Category == category);
+            }
+
+            var total = await query.LongCountAsync(ct);
+            var items = await query.OrderBy(p => p.Id).Skip((pageNumber - 1) * pageSize).Take(pageSize).ToListAsync(ct);
+            return new ProductPage(pageNumber, pageSize, category, total, items.Select(ProductDto.From).ToList());
+        }, ListOptions, [ListsTag], http.RequestAborted);
+        metrics.CacheLookup(hit: !miss);
+        http.Response.Headers["X-Cache"] = miss ? "MISS" : "HIT";
+        return TypedResults.Ok(result);
     }
 
-    private static async Task<IResult> GetAsync(long id, HttpContext http, ShopDb db, ShopMetrics metrics, ViewCounter views, RecentlyViewed recent)
+    private static async Task<IResult> GetAsync(long id, HttpContext http, IRedisCache cache, IServiceScopeFactory scopes, ShopMetrics metrics, IWriteBehindQueue<ProductViewed> views, RecentlyViewed recent, ILogger<ProductViewSink> logger)
     {
-        // Capability seam: replaced by RedisKit caching when merged
-        var product = await db.Products.AsNoTracking().FirstOrDefaultAsync(p => p.Id == id, http.RequestAborted);
-        metrics.CacheLookup(hit: false);
-        http.Response.Headers["X-Cache"] = "MISS";
+        // Cache-aside with a short negative entry for "not found". The factory opens its own scope: it
+        // may finish in the background (soft timeout, eager refresh) after this request has ended.
+        var miss = false;
+        var product = await cache.GetOrSetAsync<ProductDto?>(ItemKey(id), async (ctx, ct) =>
+        {
+            miss = true;
+            await using var scope = scopes.CreateAsyncScope();
+            var read = scope.ServiceProvider.GetRequiredService<ShopDb>();
+            var found = await read.Products.AsNoTracking().FirstOrDefaultAsync(p => p.Id == id, ct);
+            if (found is null)
+            {
+                ctx.NotFound();
+                return null;
+            }
+
+            return ProductDto.From(found);
+        }, ItemOptions, cancellationToken: http.RequestAborted);
+        metrics.CacheLookup(hit: !miss);
+        http.Response.Headers["X-Cache"] = miss ? "MISS" : "HIT";
         if (product is null)
         {
             return Problems.NotFound($"Product {id} does not exist.");
         }
 
-        await views.CountAsync(id, http.RequestAborted);
+        try
+        {
+            await views.EnqueueAsync(new ProductViewed(id), http.RequestAborted);
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        {
+            // A lost view count must not fail a product page.
+            ShopLog.ViewNotCounted(logger, ex);
+        }
+
         if (http.User.Identity?.IsAuthenticated == true)
         {
             await recent.AddAsync(http.User.UserId(), id, http.RequestAborted);
         }
 
-        return TypedResults.Ok(ProductDto.From(product));
+        return TypedResults.Ok(product);
     }
 
-    private static async Task<IResult> ViewsAsync(long id, HttpContext http, ShopDb db, ViewCounter views)
+    private static async Task<IResult> ViewsAsync(long id, HttpContext http, ShopDb db)
     {
         if (!await db.Products.AnyAsync(p => p.Id == id, http.RequestAborted))
         {
             return Problems.NotFound($"Product {id} does not exist.");
         }
 
+        // Views reach the table through the write-behind queue within about a flush interval.
         var flushed = await db.ProductViews.Where(v => v.ProductId == id).Select(v => v.Count).FirstOrDefaultAsync(http.RequestAborted);
-        var pending = await views.PendingAsync(id, http.RequestAborted);
-        return TypedResults.Ok(new ProductViews(id, flushed + pending));
+        return TypedResults.Ok(new ProductViews(id, flushed));
     }
 
-    private static async Task<IResult> CreateAsync(ProductWrite body, HttpContext http, ShopDb db, TimeProvider time)
+    private static async Task<IResult> CreateAsync(ProductWrite body, HttpContext http, ShopDb db, TimeProvider time, IRedisCache cache, ILogger<ProductViewSink> logger)
     {
         var errors = Validate(body, partial: false);
         if (errors.Any)
@@ -225,11 +239,11 @@ public static class Products
         Apply(product, body);
         db.Products.Add(product);
         await db.SaveChangesAsync(http.RequestAborted);
-        // Capability seam: replaced by RedisKit caching when merged (invalidate the list tag here)
+        await InvalidateAsync(cache, logger, [], http.RequestAborted);
         return TypedResults.Created($"/products/{product.Id.ToString(CultureInfo.InvariantCulture)}", ProductDto.From(product));
     }
 
-    private static async Task<IResult> UpdateAsync(long id, ProductWrite body, HttpContext http, ShopDb db, TimeProvider time)
+    private static async Task<IResult> UpdateAsync(long id, ProductWrite body, HttpContext http, ShopDb db, TimeProvider time, IRedisCache cache, ILogger<ProductViewSink> logger)
     {
         var errors = Validate(body, partial: true);
         if (errors.Any)
@@ -246,7 +260,7 @@ public static class Products
         Apply(product, body);
         product.UpdatedAt = time.GetUtcNow().UtcDateTime;
         await db.SaveChangesAsync(http.RequestAborted);
-        // Capability seam: replaced by RedisKit caching when merged (invalidate the item and list tags here)
+        await InvalidateAsync(cache, logger, [id], http.RequestAborted);
         return TypedResults.Ok(ProductDto.From(product));
     }
 

@@ -2,7 +2,7 @@ using System.Globalization;
 using Microsoft.EntityFrameworkCore;
 using RedisKit.Samples.Shop.Data;
 using RedisKit.Samples.Shop.Infrastructure;
-using StackExchange.Redis;
+using RedisKit.DataStructures;
 
 namespace RedisKit.Samples.Shop.Features;
 
@@ -10,33 +10,28 @@ public sealed record MeResponse(long Id, string Username, string DisplayName, st
 
 public sealed record ProfileResponse(long Id, string Username, string DisplayName, DateTime MemberSince, long Orders, string Source);
 
-/// <summary>The last 10 products a signed-in user viewed: a capped Redis list per user.</summary>
-// Capability seam: replaced by RedisKit sessions when merged
-public sealed class RecentlyViewed(IRedisConnection redis)
+/// <summary>
+/// The last 10 products a signed-in user viewed: a RedisKit capped recent list (de-duplicating push,
+/// trim and expiry in one script).
+/// </summary>
+public sealed class RecentlyViewed(IRedisDataStructures structures)
 {
     public const int Size = 10;
 
-    public async Task AddAsync(long userId, long productId, CancellationToken cancellationToken)
-    {
-        var db = await redis.GetDatabaseAsync(cancellationToken);
-        var key = Key(userId);
-        var tx = db.CreateTransaction();
-        _ = tx.ListRemoveAsync(key, productId);
-        _ = tx.ListLeftPushAsync(key, productId);
-        _ = tx.ListTrimAsync(key, 0, Size - 1);
-        _ = tx.KeyExpireAsync(key, TimeSpan.FromDays(30));
-        await tx.ExecuteAsync();
-    }
+    private readonly RecentList _list = structures.RecentList("recently-viewed", new RecentListOptions { Capacity = Size, Deduplicate = true, Expiry = TimeSpan.FromDays(30) });
+
+    public Task AddAsync(long userId, long productId, CancellationToken cancellationToken) =>
+        _list.PushAsync(userId.ToString(CultureInfo.InvariantCulture), productId.ToString(CultureInfo.InvariantCulture), cancellationToken);
 
     public async Task<long[]> GetAsync(long userId, CancellationToken cancellationToken)
     {
-        var db = await redis.GetDatabaseAsync(cancellationToken);
-        var values = await db.ListRangeAsync(Key(userId), 0, Size - 1);
-        return values.Select(v => (long)v).ToArray();
+        var items = await _list.GetAsync(userId.ToString(CultureInfo.InvariantCulture), cancellationToken: cancellationToken);
+        return items.Select(i => long.Parse(i, CultureInfo.InvariantCulture)).ToArray();
     }
-
-    private RedisKey Key(long userId) => redis.Keys.Key("sample", "recent", userId.ToString(CultureInfo.InvariantCulture));
 }
+
+/// <summary>A public profile as stored in its Redis hash (one field per property).</summary>
+public sealed record CachedProfile(string Username, string DisplayName, DateTime MemberSince, long Orders);
 
 public static class Users
 {
@@ -70,21 +65,13 @@ public static class Users
         return routes;
     }
 
-    private static async Task<IResult> GetProfileAsync(long id, HttpContext http, IRedisConnection redis, ShopDb db)
+    private static async Task<IResult> GetProfileAsync(long id, HttpContext http, IRedisDataStructures structures, ShopDb db)
     {
-        var cache = await redis.GetDatabaseAsync(http.RequestAborted);
-        var key = redis.Keys.Key("sample", "profile", id.ToString(CultureInfo.InvariantCulture));
-        var fields = await cache.HashGetAllAsync(key);
-        if (fields.Length > 0)
+        var profiles = structures.Hash<CachedProfile>("profiles");
+        var key = id.ToString(CultureInfo.InvariantCulture);
+        if (await profiles.GetAsync(key, http.RequestAborted) is { } cached)
         {
-            var map = fields.ToDictionary(f => f.Name.ToString(), f => f.Value);
-            return TypedResults.Ok(new ProfileResponse(
-                id,
-                map["username"].ToString(),
-                map["displayName"].ToString(),
-                new DateTime((long)map["memberSince"], DateTimeKind.Utc),
-                (long)map["orders"],
-                "redis"));
+            return TypedResults.Ok(new ProfileResponse(id, cached.Username, cached.DisplayName, cached.MemberSince, cached.Orders, "redis"));
         }
 
         var user = await db.Users.AsNoTracking().FirstOrDefaultAsync(u => u.Id == id, http.RequestAborted);
@@ -94,16 +81,7 @@ public static class Users
         }
 
         var orders = await db.Orders.LongCountAsync(o => o.UserId == id, http.RequestAborted);
-        var tx = cache.CreateTransaction();
-        _ = tx.HashSetAsync(key,
-        [
-            new("username", user.Username),
-            new("displayName", user.DisplayName),
-            new("memberSince", user.CreatedAt.Ticks),
-            new("orders", orders),
-        ]);
-        _ = tx.KeyExpireAsync(key, ProfileTtl);
-        await tx.ExecuteAsync();
+        await profiles.SetAsync(key, new CachedProfile(user.Username, user.DisplayName, DateTime.SpecifyKind(user.CreatedAt, DateTimeKind.Utc), orders), ProfileTtl, http.RequestAborted);
         return TypedResults.Ok(new ProfileResponse(user.Id, user.Username, user.DisplayName, user.CreatedAt, orders, "database"));
     }
 }

@@ -48,8 +48,11 @@ internal static partial class ShopLog
     [LoggerMessage(9030, LogLevel.Debug, "Flushed {Products} product view counters ({Views} views)")]
     public static partial void ViewsFlushed(ILogger logger, int products, long views);
 
-    [LoggerMessage(9031, LogLevel.Warning, "Product view flush failed; retrying")]
-    public static partial void ViewsFlushFailed(ILogger logger, Exception exception);
+    [LoggerMessage(9031, LogLevel.Warning, "A product view could not be queued (Redis unavailable); the page was served anyway")]
+    public static partial void ViewNotCounted(ILogger logger, Exception exception);
+
+    [LoggerMessage(9032, LogLevel.Warning, "Cache invalidation after a database write failed (Redis unavailable); entries expire on their own")]
+    public static partial void CacheInvalidationFailed(ILogger logger, Exception exception);
 
     [LoggerMessage(9040, LogLevel.Debug, "Rate limit {Policy} rejected a request (retry after {RetryAfter} s)")]
     public static partial void RateLimited(ILogger logger, string policy, long retryAfter);
