@@ -430,3 +430,25 @@ public class RedisCacheTests
         Assert.Equal(49, found["m:49"]);
     }
 }
+
+public class CacheMultiProcessTests
+{
+    [Fact]
+    public async Task GetOrSet_ThreeSeparateProcessesMissTogether_RunFactoryOnce()
+    {
+        const int Processes = 3;
+        const int CallersEach = 100;
+        var server = await Servers.Redis();
+        var database = (await Servers.RedisClient()).GetDatabase();
+        var prefix = Servers.NewPrefix();
+        var worker = Workers.PathOf("RedisKit.Cache.Worker");
+
+        var runs = Enumerable.Range(0, Processes).Select(_ => Workers.RunAsync(worker, server.ConnectionString, prefix, "stampede", CallersEach)).ToArray();
+        await TestHost.EventuallyAsync(async () => (long)await database.StringGetAsync(prefix + ":ready") == Processes ? true : throw new InvalidOperationException(), TimeSpan.FromSeconds(60));
+        await database.StringSetAsync(prefix + ":go", 1, TimeSpan.FromMinutes(1));
+        var results = await Task.WhenAll(runs);
+
+        Assert.All(results, r => Assert.True(r.ExitCode == 0 && r.Output.Contains($"done {CallersEach}", StringComparison.Ordinal), r.Output));
+        Assert.Equal(1, (long)await database.StringGetAsync(prefix + ":factory-calls"));
+    }
+}

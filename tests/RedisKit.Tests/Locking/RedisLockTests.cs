@@ -97,9 +97,9 @@ public class RedisLockTests
         var database = (await Servers.RedisClient()).GetDatabase();
         var prefix = Servers.NewPrefix();
         var counter = prefix + ":counter";
-        var worker = WorkerPath();
+        var worker = Workers.PathOf("RedisKit.Locking.Worker");
 
-        var runs = Enumerable.Range(0, Processes).Select(_ => RunWorkerAsync(worker, server.ConnectionString, prefix, "shared", counter, Iterations)).ToArray();
+        var runs = Enumerable.Range(0, Processes).Select(_ => Workers.RunAsync(worker, server.ConnectionString, prefix, "shared", counter, Iterations)).ToArray();
         var results = await Task.WhenAll(runs);
 
         Assert.All(results, r => Assert.True(r.ExitCode == 0, $"worker exited {r.ExitCode}: {r.Output}"));
@@ -431,43 +431,5 @@ public class RedisLockTests
         await using var handle = await provider.GetRequiredService<IRedisLockProvider>().CreateLock("no-logging").TryAcquireAsync();
 
         Assert.NotNull(handle);
-    }
-
-    private static string WorkerPath()
-    {
-        // tests/RedisKit.Tests/bin/<Configuration>/net10.0/ → tests/Workers/RedisKit.Locking.Worker/bin/<Configuration>/net10.0/
-        var baseDirectory = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar));
-        var framework = baseDirectory.Name;
-        var configuration = baseDirectory.Parent!.Name;
-        var testsDirectory = baseDirectory.Parent.Parent!.Parent!.Parent!.FullName;
-        var path = Path.Combine(testsDirectory, "Workers", "RedisKit.Locking.Worker", "bin", configuration, framework, "RedisKit.Locking.Worker.dll");
-        Assert.True(File.Exists(path), $"the worker is built with the tests: {path}");
-        return path;
-    }
-
-    private static async Task<(int ExitCode, string Output)> RunWorkerAsync(string worker, params object[] arguments)
-    {
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        start.ArgumentList.Add(worker);
-        foreach (var argument in arguments)
-        {
-            start.ArgumentList.Add(Convert.ToString(argument, System.Globalization.CultureInfo.InvariantCulture)!);
-        }
-
-        using var process = Process.Start(start)!;
-        var output = process.StandardOutput.ReadToEndAsync();
-        var error = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        try
-        {
-            await process.WaitForExitAsync(timeout.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            throw;
-        }
-
-        return (process.ExitCode, await output + await error);
     }
 }
