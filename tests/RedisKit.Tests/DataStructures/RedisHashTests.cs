@@ -134,8 +134,10 @@ public class RedisHashTests
         {
             for (var i = 0; i < 200; i++)
             {
+                // The edited copy must come from the same read: a second GET could already hold the
+                // other writer's newer name, which the diff would then write back as a change.
                 var before = (await b.GetAsync("1"))!;
-                var after = (await b.GetAsync("1"))!;
+                var after = System.Text.Json.JsonSerializer.Deserialize<Profile>(System.Text.Json.JsonSerializer.Serialize(before))!;
                 after.Visits = 1000 + i;
                 await b.UpdateAsync("1", before, after);
             }
