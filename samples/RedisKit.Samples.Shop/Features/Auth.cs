@@ -188,7 +188,6 @@ public static class Auth
         var group = routes.MapGroup("/auth").WithTags("Auth").RequireApiRateLimit();
 
         group.MapPost("/login", LoginAsync)
-            .DisableRateLimiting() // its own, stricter budget: see LoginAsync
             .WithSummary("Signs in: a session cookie, and the session id for token clients.")
             .ProducesValidationProblem()
             .ProducesProblem(StatusCodes.Status401Unauthorized)
@@ -232,8 +231,7 @@ public static class Auth
         HttpContext http,
         ShopDb db,
         IRedisRateLimiter limiter,
-        ClientPartition client,
-        ShopMetrics metrics)
+        ClientPartition client)
     {
         var errors = new Problems.Errors()
             .Require(!string.IsNullOrWhiteSpace(request.Username) && request.Username.Length <= 64, "username", "'username' is required (at most 64 characters).")
@@ -248,9 +246,8 @@ public static class Auth
         var budget = await limiter.CheckAsync(partition, RateLimits.LoginPolicy, cost: 0, http.RequestAborted);
         if (!budget.IsAllowed || budget.Remaining <= 0)
         {
-            metrics.Rejection(RateLimits.LoginPolicy);
-            RateLimits.WriteHeaders(http.Response, budget, denied: true);
-            return RateLimits.TooManyRequests(budget);
+            RateLimits.Record(http, budget);
+            return RateLimits.TooManyRequests(http, budget);
         }
 
         var user = await db.Users.AsNoTracking().FirstOrDefaultAsync(u => u.Username == username, http.RequestAborted);
@@ -258,11 +255,11 @@ public static class Auth
         if (user is null || hasher.VerifyHashedPassword(user, user.PasswordHash, request.Password!) == PasswordVerificationResult.Failed)
         {
             var spent = await limiter.CheckAsync(partition, RateLimits.LoginPolicy, cost: 1, http.RequestAborted);
-            RateLimits.WriteHeaders(http.Response, spent, denied: false);
+            RateLimits.Record(http, spent);
             return TypedResults.Problem(title: "Invalid credentials", detail: "Unknown username or wrong password.", statusCode: StatusCodes.Status401Unauthorized);
         }
 
-        RateLimits.WriteHeaders(http.Response, budget, denied: false);
+        RateLimits.Record(http, budget);
         var principal = new ClaimsPrincipal(new ClaimsIdentity(
         [
             new Claim(ClaimTypes.NameIdentifier, user.Id.ToString(CultureInfo.InvariantCulture)),

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text;
 using Microsoft.AspNetCore.RateLimiting;
 using RedisKit.AspNetCore.RateLimiting;
 using RedisKit.RateLimiting;
@@ -23,6 +24,7 @@ public static class RateLimits
 {
     public const string ApiPolicy = "api";
     public const string LoginPolicy = "login";
+    private const string DecisionItem = "Shop.RateLimitDecision";
 
     /// <summary>Registers the RedisKit limiter, the <c>login</c> policy and the framework's <c>api</c> policy.</summary>
     public static WebApplicationBuilder AddShopRateLimits(this WebApplicationBuilder builder, ShopOptions shop)
@@ -52,29 +54,31 @@ public static class RateLimits
     }
 
     /// <summary>
-    /// The rate limiter middleware, then the older draft's <c>RateLimit-Limit</c>/<c>-Remaining</c>/<c>-Reset</c>
-    /// headers (RedisKit writes <c>RateLimit</c>, <c>RateLimit-Policy</c> and <c>X-RateLimit-*</c>). After
-    /// UseAuthentication, so signed-in clients are limited by user id.
+    /// The rate limiter middleware, preceded by the header writer: its <c>OnStarting</c> callback is registered
+    /// first, so it runs last and writes the final <c>RateLimit-Policy</c>, <c>RateLimit</c>, <c>X-RateLimit-*</c>
+    /// and the older draft's <c>RateLimit-Limit</c>/<c>-Remaining</c>/<c>-Reset</c> from every decision of the
+    /// request: the middleware's (<see cref="RedisRateLimitHttpFeature"/>) and the login check's
+    /// (<see cref="Record"/>). Call after UseAuthentication, so signed-in clients are limited by user id.
     /// </summary>
     public static WebApplication UseShopRateLimits(this WebApplication app)
     {
-        app.UseRateLimiter();
         app.Use((context, next) =>
         {
             context.Response.OnStarting(static state =>
             {
                 var http = (HttpContext)state;
-                if (http.Features.Get<RedisRateLimitHttpFeature>() is { Decisions: [_, ..] decisions })
+                List<RateLimitDecision> decisions = [.. http.Features.Get<RedisRateLimitHttpFeature>()?.Decisions ?? []];
+                if (http.Items[DecisionItem] is RateLimitDecision extra)
                 {
-                    // The deciding decision: the first denial, else the one with the least left.
-                    var deciding = decisions.FirstOrDefault(d => !d.IsAllowed) ?? decisions.MinBy(d => d.Remaining)!;
-                    WriteLegacyHeaders(http.Response.Headers, deciding.Limit, deciding.Remaining, deciding.Reset);
+                    decisions.Add(extra);
                 }
 
+                WriteHeaders(http.Response.Headers, decisions);
                 return Task.CompletedTask;
             }, context);
             return next(context);
         });
+        app.UseRateLimiter();
         return app;
     }
 
@@ -83,50 +87,83 @@ public static class RateLimits
         where TBuilder : IEndpointConventionBuilder =>
         builder.RequireRateLimiting(ApiPolicy);
 
-    /// <summary>
-    /// Writes every rate-limit header for a decision made outside the middleware (the login check):
-    /// <c>RateLimit-Policy</c>, <c>RateLimit</c>, <c>X-RateLimit-*</c>, <c>RateLimit-*</c>, and <c>Retry-After</c> when denied.
-    /// </summary>
-    public static void WriteHeaders(HttpResponse response, RateLimitDecision decision, bool denied)
-    {
-        var headers = response.Headers;
-        var policy = decision.Deciding.Policy;
-        var reset = Seconds(decision.Reset);
-        var remaining = Math.Max(0, decision.Remaining);
-        headers["RateLimit-Policy"] = string.Create(CultureInfo.InvariantCulture, $"\"{policy.Name}\";q={policy.PermitLimit};w={Seconds(policy.Window)}");
-        headers["RateLimit"] = string.Create(CultureInfo.InvariantCulture, $"\"{policy.Name}\";r={remaining};t={reset}");
-        headers["X-RateLimit-Limit"] = decision.Limit.ToString(CultureInfo.InvariantCulture);
-        headers["X-RateLimit-Remaining"] = remaining.ToString(CultureInfo.InvariantCulture);
-        headers["X-RateLimit-Reset"] = reset.ToString(CultureInfo.InvariantCulture);
-        WriteLegacyHeaders(headers, decision.Limit, remaining, decision.Reset);
-        if (denied)
-        {
-            headers.RetryAfter = RetryAfterSeconds(decision).ToString(CultureInfo.InvariantCulture);
-        }
-    }
+    /// <summary>Adds a decision made outside the middleware (the login check) to the request's rate-limit headers.</summary>
+    public static void Record(HttpContext http, RateLimitDecision decision) => http.Items[DecisionItem] = decision;
 
     /// <summary>Seconds until a denied request may succeed (at least 1).</summary>
     public static long RetryAfterSeconds(RateLimitDecision decision) =>
         Math.Max(1, Seconds(decision.RetryAfter is { } retry && retry > TimeSpan.Zero ? retry : decision.Reset));
 
-    /// <summary>429 problem+json in the same shape as RedisKit's middleware rejection.</summary>
-    public static IResult TooManyRequests(RateLimitDecision decision) => TypedResults.Problem(
-        type: "https://www.rfc-editor.org/rfc/rfc6585#section-4",
-        title: "Too Many Requests",
-        detail: $"Rate limit of policy '{decision.Deciding.Policy.Name}' exceeded.",
-        statusCode: StatusCodes.Status429TooManyRequests,
-        extensions: new Dictionary<string, object?>
-        {
-            ["policy"] = decision.Deciding.Policy.Name,
-            ["limit"] = decision.Limit,
-            ["retryAfterSeconds"] = RetryAfterSeconds(decision),
-        });
-
-    private static void WriteLegacyHeaders(IHeaderDictionary headers, long limit, long remaining, TimeSpan reset)
+    /// <summary>429 problem+json with <c>Retry-After</c>, in the same shape as RedisKit's middleware rejection.</summary>
+    public static IResult TooManyRequests(HttpContext http, RateLimitDecision decision)
     {
-        headers["RateLimit-Limit"] = limit.ToString(CultureInfo.InvariantCulture);
-        headers["RateLimit-Remaining"] = Math.Max(0, remaining).ToString(CultureInfo.InvariantCulture);
-        headers["RateLimit-Reset"] = Seconds(reset).ToString(CultureInfo.InvariantCulture);
+        var retryAfter = RetryAfterSeconds(decision);
+        http.Response.Headers.RetryAfter = retryAfter.ToString(CultureInfo.InvariantCulture);
+        http.RequestServices.GetRequiredService<ShopMetrics>().Rejection(decision.Deciding.Policy.Name);
+        return TypedResults.Problem(
+            type: "https://www.rfc-editor.org/rfc/rfc6585#section-4",
+            title: "Too Many Requests",
+            detail: $"Rate limit of policy '{decision.Deciding.Policy.Name}' exceeded.",
+            statusCode: StatusCodes.Status429TooManyRequests,
+            extensions: new Dictionary<string, object?>
+            {
+                ["policy"] = decision.Deciding.Policy.Name,
+                ["limit"] = decision.Limit,
+                ["retryAfterSeconds"] = retryAfter,
+            });
+    }
+
+    // Same format as RedisKit's RedisRateLimitHttpFeature: one list item per policy; the X- and older-draft
+    // headers carry the deciding policy (the first denial, else the smallest share left).
+    private static void WriteHeaders(IHeaderDictionary headers, List<RateLimitDecision> decisions)
+    {
+        if (decisions.Count == 0)
+        {
+            return;
+        }
+
+        var policy = new StringBuilder();
+        var state = new StringBuilder();
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        RateLimitPolicyResult? deciding = null;
+        foreach (var decision in decisions)
+        {
+            foreach (var result in decision.Policies)
+            {
+                if (!seen.Add(result.Policy.Name))
+                {
+                    continue;
+                }
+
+                var separator = policy.Length > 0 ? ", " : "";
+                var remaining = Math.Max(0, result.Remaining);
+                policy.Append(CultureInfo.InvariantCulture, $"{separator}\"{result.Policy.Name}\";q={result.Policy.PermitLimit}");
+                if (result.Policy.Algorithm != RateLimitAlgorithm.Concurrency)
+                {
+                    policy.Append(CultureInfo.InvariantCulture, $";w={Math.Max(1, Seconds(result.Policy.Window))}");
+                }
+
+                state.Append(CultureInfo.InvariantCulture, $"{separator}\"{result.Policy.Name}\";r={remaining};t={Seconds(result.Reset)}");
+            }
+
+            var candidate = decision.Deciding;
+            if (deciding is not { } current
+                || (!candidate.IsAllowed && current.IsAllowed)
+                || (candidate.IsAllowed == current.IsAllowed && candidate.Remaining * current.Policy.PermitLimit < current.Remaining * candidate.Policy.PermitLimit))
+            {
+                deciding = candidate;
+            }
+        }
+
+        var d = deciding!.Value;
+        var limit = d.Policy.PermitLimit.ToString(CultureInfo.InvariantCulture);
+        var left = Math.Max(0, d.Remaining).ToString(CultureInfo.InvariantCulture);
+        var reset = Seconds(d.Reset).ToString(CultureInfo.InvariantCulture);
+        headers["RateLimit-Policy"] = policy.ToString();
+        headers["RateLimit"] = state.ToString();
+        headers["X-RateLimit-Limit"] = headers["RateLimit-Limit"] = limit;
+        headers["X-RateLimit-Remaining"] = headers["RateLimit-Remaining"] = left;
+        headers["X-RateLimit-Reset"] = headers["RateLimit-Reset"] = reset;
     }
 
     private static long Seconds(TimeSpan value) => (long)Math.Ceiling(Math.Max(0, value.TotalSeconds));
