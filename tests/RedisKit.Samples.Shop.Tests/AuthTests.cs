@@ -122,7 +122,8 @@ public sealed class AuthTests(ShopFixture shop)
             "--environment", "Production",
             $"--ConnectionStrings:redis={redis.ConnectionString}",
             $"--ConnectionStrings:shop=Data Source={Path.Combine(directory, "shop.db")}",
-            "--RedisKit:CommandTimeout=00:00:02",
+            "--RedisKit:CommandTimeout=00:00:01",
+            "--RedisKit:ConnectTimeout=00:00:01",
             "--Logging:LogLevel:Default=Error",
         ]);
         await app.StartAsync();
@@ -140,7 +141,6 @@ public sealed class AuthTests(ShopFixture shop)
             Assert.Equal(HttpStatusCode.ServiceUnavailable, me.StatusCode);
             Assert.Equal("application/problem+json", me.Content.Headers.ContentType?.MediaType);
             Assert.True(int.Parse(Header(me, "Retry-After"), CultureInfo.InvariantCulture) >= 1);
-            Assert.Equal(HttpStatusCode.ServiceUnavailable, (await GetMeAsync(address, id, "auth/sessions")).StatusCode);
 
             // A malformed id is refused without asking Redis (which could not answer).
             var malformed = await GetMeAsync(address, "malformed");
@@ -178,10 +178,10 @@ public sealed class AuthTests(ShopFixture shop)
         return (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("sessionId").GetString()!;
     }
 
-    private static async Task<HttpResponseMessage> GetMeAsync(Uri instance, string sessionId, string path = "me")
+    private static async Task<HttpResponseMessage> GetMeAsync(Uri instance, string sessionId)
     {
         using var client = new HttpClient { BaseAddress = instance, Timeout = TimeSpan.FromSeconds(30) };
-        using var request = new HttpRequestMessage(HttpMethod.Get, path);
+        using var request = new HttpRequestMessage(HttpMethod.Get, "me");
         request.Headers.TryAddWithoutValidation("Authorization", "Bearer " + sessionId);
         var response = await client.SendAsync(request);
         await response.Content.LoadIntoBufferAsync();
