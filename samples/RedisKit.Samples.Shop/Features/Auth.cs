@@ -5,10 +5,10 @@ using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Identity;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
-using RedisKit.Samples.Shop.Data;
-using RedisKit.Samples.Shop.Infrastructure;
 using RedisKit.AspNetCore;
 using RedisKit.RateLimiting;
+using RedisKit.Samples.Shop.Data;
+using RedisKit.Samples.Shop.Infrastructure;
 
 namespace RedisKit.Samples.Shop.Features;
 
