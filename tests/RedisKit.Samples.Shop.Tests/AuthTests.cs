@@ -95,6 +95,21 @@ public sealed class AuthTests(ShopFixture shop)
         Assert.Equal(HttpStatusCode.Unauthorized, other.StatusCode);
     }
 
+    [Fact]
+    public async Task Login_SpoofedForwardedForWithoutTrustedProxies_DoesNotEscapeTheBudget()
+    {
+        var username = "spoof-" + Guid.NewGuid().ToString("N")[..8];
+        for (var i = 1; i <= 6; i++)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, "auth/login") { Content = JsonContent.Create(new { username, password = "wrong" }) };
+            request.Headers.Add("X-Forwarded-For", $"203.0.113.{i}");
+            var response = await shop.ClientA.SendAsync(request);
+
+            // Shop:TrustedProxies is empty: the header is ignored and every attempt is the same client's.
+            Assert.Equal(i <= 5 ? HttpStatusCode.Unauthorized : HttpStatusCode.TooManyRequests, response.StatusCode);
+        }
+    }
+
     [Theory]
     [InlineData("Bearer not-a-session-id")]
     [InlineData("Bearer AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA!")]
