@@ -66,8 +66,7 @@ public static class ShopApp
         builder.Services.Configure<JsonOptions>(o => o.SerializerOptions.MaxDepth = 32);
 
         // Identity: server-side sessions (cookie or bearer id) and roles.
-        builder.Services.AddAuthentication(SessionAuthenticationHandler.SchemeName)
-            .AddScheme<AuthenticationSchemeOptions, SessionAuthenticationHandler>(SessionAuthenticationHandler.SchemeName, null);
+        builder.AddShopAuth(shop); // RedisKit sessions + rate limits (Features/Auth.cs, Features/RateLimits.cs)
         var anonymousStats = shop.AnonymousAdminStats ?? builder.Environment.IsDevelopment();
         builder.Services.AddAuthorizationBuilder()
             .AddPolicy(Auth.AdminPolicy, p => p.RequireRole(Roles.Admin))
@@ -75,8 +74,6 @@ public static class ShopApp
 
         // Feature services (capability seams: see docs/sample.md).
         builder.Services.AddSingleton<ShopMetrics>();
-        builder.Services.AddSingleton<ShopRateLimiter>();
-        builder.Services.AddSingleton<SessionStore>();
         builder.Services.AddSingleton<RecentlyViewed>();
         builder.Services.AddSingleton<OrderEvents>();
         builder.Services.AddSingleton<PaymentQueue>();
@@ -115,7 +112,9 @@ public static class ShopApp
 
             await next(context);
         });
+        app.UseRedisKitSessions(); // a session store failure inside an endpoint: 503 + Retry-After
         app.UseAuthentication();
+        app.UseShopRateLimits();
         app.UseAuthorization();
 
         app.MapOpenApi();

@@ -13,6 +13,12 @@ public sealed class ShopOptions
 
     public int LoginWindowMinutes { get; set; } = 15;
 
+    /// <summary>
+    /// Reverse proxies (addresses or CIDR networks) whose <c>X-Forwarded-For</c> is believed when finding the
+    /// client for rate limits (<c>Shop:TrustedProxies:0=10.0.0.0/8</c>). Default: none, the connection's address is the client.
+    /// </summary>
+    public string[] TrustedProxies { get; set; } = [];
+
     /// <summary>A session expires after this long without use.</summary>
     public int SessionIdleMinutes { get; set; } = 30;
 

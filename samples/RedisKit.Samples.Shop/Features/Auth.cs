@@ -1,14 +1,14 @@
 using System.Globalization;
 using System.Security.Claims;
-using System.Security.Cryptography;
 using System.Text.Encodings.Web;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Identity;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
+using RedisKit.AspNetCore;
+using RedisKit.RateLimiting;
 using RedisKit.Samples.Shop.Data;
 using RedisKit.Samples.Shop.Infrastructure;
-using StackExchange.Redis;
 
 namespace RedisKit.Samples.Shop.Features;
 
@@ -16,133 +16,35 @@ public sealed record LoginRequest(string? Username, string? Password);
 
 public sealed record LoginResponse(string SessionId, long UserId, string Username, string Role, DateTime ExpiresAt);
 
-public sealed record SessionSummary(string Id, DateTime CreatedAt, bool Current);
+public sealed record SessionSummary(string Id, DateTimeOffset CreatedAt, DateTimeOffset LastSeenAt, string Client, bool Current);
 
-public sealed record SessionInfo(string Id, long UserId, string Username, string Role, DateTime CreatedAt);
+/// <summary>What a session remembers about its user (the session field <c>user</c>).</summary>
+public sealed record SessionUser(string Username, string Role);
 
 /// <summary>
-/// Server-side sessions: an opaque random id (256 bits, base64url) in a cookie or a bearer header;
-/// the session is a Redis hash with an idle TTL, and a set per user lists its sessions.
+/// Authenticates a request from a RedisKit session (docs/sessions.md): the id comes from
+/// <c>Authorization: Bearer &lt;id&gt;</c> or the HttpOnly <c>shop_session</c> cookie, which carries only the id.
+/// One round trip per request (load + touch, idle and absolute deadlines on the Redis clock); a malformed id
+/// is refused without calling Redis. Sign-in creates a fresh session (destroying one the request presented:
+/// no fixation), sign-out clears the cookie.
 /// </summary>
-// Capability seam: replaced by RedisKit sessions when merged
-public sealed class SessionStore(IRedisConnection redis, IOptions<ShopOptions> options, TimeProvider time)
-{
-    public const string CookieName = "shop_session";
-
-    private TimeSpan IdleTimeout => TimeSpan.FromMinutes(options.Value.SessionIdleMinutes);
-
-    public async Task<(string Id, DateTime ExpiresAt)> CreateAsync(User user, CancellationToken cancellationToken)
-    {
-        var id = Base64Url(RandomNumberGenerator.GetBytes(32));
-        var now = time.GetUtcNow().UtcDateTime;
-        var db = await redis.GetDatabaseAsync(cancellationToken);
-        var key = SessionKey(id);
-        var tx = db.CreateTransaction();
-        _ = tx.HashSetAsync(key,
-        [
-            new("uid", user.Id),
-            new("username", user.Username),
-            new("role", user.Role),
-            new("created", now.Ticks),
-        ]);
-        _ = tx.KeyExpireAsync(key, IdleTimeout);
-        _ = tx.SetAddAsync(UserSessionsKey(user.Id), id);
-        await tx.ExecuteAsync();
-        return (id, now + IdleTimeout);
-    }
-
-    /// <summary>The session, sliding its expiry; null when unknown or expired.</summary>
-    public async Task<SessionInfo?> GetAsync(string id, CancellationToken cancellationToken)
-    {
-        if (!IsWellFormed(id))
-        {
-            return null;
-        }
-
-        var db = await redis.GetDatabaseAsync(cancellationToken);
-        var key = SessionKey(id);
-        var fields = await db.HashGetAllAsync(key);
-        if (fields.Length == 0)
-        {
-            return null;
-        }
-
-        _ = db.KeyExpireAsync(key, IdleTimeout, flags: CommandFlags.FireAndForget);
-        var map = fields.ToDictionary(f => f.Name.ToString(), f => f.Value);
-        return new SessionInfo(
-            id,
-            (long)map["uid"],
-            map["username"].ToString(),
-            map["role"].ToString(),
-            new DateTime((long)map["created"], DateTimeKind.Utc));
-    }
-
-    public async Task DeleteAsync(SessionInfo session, CancellationToken cancellationToken)
-    {
-        var db = await redis.GetDatabaseAsync(cancellationToken);
-        var tx = db.CreateTransaction();
-        _ = tx.KeyDeleteAsync(SessionKey(session.Id));
-        _ = tx.SetRemoveAsync(UserSessionsKey(session.UserId), session.Id);
-        await tx.ExecuteAsync();
-    }
-
-    public async Task<int> DeleteAllAsync(long userId, CancellationToken cancellationToken)
-    {
-        var db = await redis.GetDatabaseAsync(cancellationToken);
-        var ids = await db.SetMembersAsync(UserSessionsKey(userId));
-        var keys = ids.Select(i => SessionKey(i.ToString())).Append(UserSessionsKey(userId)).ToArray();
-        await db.KeyDeleteAsync(keys);
-        return ids.Length;
-    }
-
-    public async Task<IReadOnlyList<SessionInfo>> ListAsync(long userId, CancellationToken cancellationToken)
-    {
-        var db = await redis.GetDatabaseAsync(cancellationToken);
-        var ids = await db.SetMembersAsync(UserSessionsKey(userId));
-        var sessions = new List<SessionInfo>(ids.Length);
-        foreach (var id in ids)
-        {
-            var session = await GetAsync(id.ToString(), cancellationToken);
-            if (session is null)
-            {
-                // Expired: drop it from the index.
-                await db.SetRemoveAsync(UserSessionsKey(userId), id);
-            }
-            else
-            {
-                sessions.Add(session);
-            }
-        }
-
-        return sessions;
-    }
-
-    private RedisKey SessionKey(string id) => redis.Keys.Key("sample", "session", id);
-
-    private RedisKey UserSessionsKey(long userId) => redis.Keys.Key("sample", "user-sessions", userId.ToString(CultureInfo.InvariantCulture));
-
-    private static bool IsWellFormed(string id) =>
-        id.Length == 43 && id.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_');
-
-    private static string Base64Url(byte[] bytes) =>
-        Convert.ToBase64String(bytes).TrimEnd('=').Replace('+', '-').Replace('/', '_');
-}
-
-/// <summary>Authenticates a request from the session cookie or an <c>Authorization: Bearer</c> session id.</summary>
-// Capability seam: replaced by RedisKit sessions when merged
 public sealed class SessionAuthenticationHandler(
     IOptionsMonitor<AuthenticationSchemeOptions> options,
     ILoggerFactory loggerFactory,
     UrlEncoder encoder,
-    SessionStore sessions)
-    : AuthenticationHandler<AuthenticationSchemeOptions>(options, loggerFactory, encoder)
+    ISessionStore sessions,
+    IRedisSerializer serializer,
+    IOptions<SessionHttpOptions> httpOptions)
+    : SignInAuthenticationHandler<AuthenticationSchemeOptions>(options, loggerFactory, encoder)
 {
     public const string SchemeName = "ShopSession";
-    public const string SessionIdClaim = "sid";
+    public const string CookieName = "shop_session";
+    public const string UserField = "user";
+    private const string UnavailableItem = "Shop.SessionStoreUnavailable";
 
     protected override async Task<AuthenticateResult> HandleAuthenticateAsync()
     {
-        var id = Request.Cookies[SessionStore.CookieName];
+        var id = Request.Cookies[CookieName];
         var authorization = Request.Headers.Authorization.ToString();
         if (authorization.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
         {
@@ -154,29 +56,104 @@ public sealed class SessionAuthenticationHandler(
             return AuthenticateResult.NoResult();
         }
 
-        SessionInfo? session;
+        if (!SessionId.IsValid(id))
+        {
+            return AuthenticateResult.Fail("Malformed session id."); // no Redis call
+        }
+
+        RedisSession? session;
         try
         {
             session = await sessions.GetAsync(id, Context.RequestAborted);
         }
-        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        catch (SessionStoreUnavailableException ex)
+        {
+            // Unknown, not invalid: a protected route answers 503 (see HandleChallengeAsync), an anonymous one still works.
+            Context.Items[UnavailableItem] = true;
+            return AuthenticateResult.Fail(ex);
+        }
+
+        SessionUser? user;
+        try
+        {
+            user = session?.Get<SessionUser>(UserField);
+        }
+        catch (RedisSerializationException ex)
         {
             return AuthenticateResult.Fail(ex);
         }
 
-        if (session is null)
+        if (session is null || user is null)
         {
-            return AuthenticateResult.NoResult();
+            return AuthenticateResult.Fail("Unknown or expired session.");
         }
 
+        Context.Features.Set<IRedisSessionFeature>(new SessionFeature(session));
         var identity = new ClaimsIdentity(
         [
-            new Claim(ClaimTypes.NameIdentifier, session.UserId.ToString(CultureInfo.InvariantCulture)),
-            new Claim(ClaimTypes.Name, session.Username),
-            new Claim(ClaimTypes.Role, session.Role),
-            new Claim(SessionIdClaim, session.Id),
+            new Claim(ClaimTypes.NameIdentifier, session.UserId),
+            new Claim(ClaimTypes.Name, user.Username),
+            new Claim(ClaimTypes.Role, user.Role),
         ], SchemeName);
         return AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(identity), SchemeName));
+    }
+
+    protected override Task HandleChallengeAsync(AuthenticationProperties properties)
+    {
+        if (Context.Items.ContainsKey(UnavailableItem))
+        {
+            // The body is written by UseStatusCodePages (problem+json).
+            Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
+            Response.Headers.RetryAfter = ((int)Math.Ceiling(httpOptions.Value.RetryAfter.TotalSeconds)).ToString(CultureInfo.InvariantCulture);
+            return Task.CompletedTask;
+        }
+
+        Response.StatusCode = StatusCodes.Status401Unauthorized;
+        Response.Headers.WWWAuthenticate = "Bearer";
+        return Task.CompletedTask;
+    }
+
+    protected override Task HandleForbiddenAsync(AuthenticationProperties properties)
+    {
+        Response.StatusCode = StatusCodes.Status403Forbidden;
+        return Task.CompletedTask;
+    }
+
+    /// <summary>Creates the session (rotating away any session the request presented) and sets the cookie.</summary>
+    protected override async Task HandleSignInAsync(ClaimsPrincipal user, AuthenticationProperties? properties)
+    {
+        var userId = user.FindFirstValue(ClaimTypes.NameIdentifier)!;
+        if (Context.GetRedisSession() is { } presented)
+        {
+            await sessions.DestroyAsync(presented.Id, Context.RequestAborted);
+        }
+
+        var fields = new Dictionary<string, byte[]>(StringComparer.Ordinal)
+        {
+            [UserField] = serializer.Serialize(new SessionUser(user.Identity!.Name!, user.FindFirstValue(ClaimTypes.Role)!)),
+        };
+        var session = await sessions.CreateAsync(userId, fields, Request.Headers.UserAgent.ToString(), Context.RequestAborted);
+        Context.Features.Set<IRedisSessionFeature>(new SessionFeature(session));
+        Response.Cookies.Append(CookieName, session.Id, new CookieOptions
+        {
+            HttpOnly = true,
+            SameSite = SameSiteMode.Lax,
+            Secure = Request.IsHttps,
+            Path = "/",
+        });
+    }
+
+    /// <summary>Clears the cookie; the caller destroys the session(s).</summary>
+    protected override Task HandleSignOutAsync(AuthenticationProperties? properties)
+    {
+        Context.Features.Set<IRedisSessionFeature>(null);
+        Response.Cookies.Delete(CookieName, new CookieOptions { Path = "/" });
+        return Task.CompletedTask;
+    }
+
+    private sealed class SessionFeature(RedisSession session) : IRedisSessionFeature
+    {
+        public RedisSession Session { get; } = session;
     }
 }
 
@@ -187,12 +164,24 @@ public static class Auth
     public static long UserId(this ClaimsPrincipal user) =>
         long.Parse(user.FindFirstValue(ClaimTypes.NameIdentifier)!, CultureInfo.InvariantCulture);
 
-    public static SessionInfo Session(this ClaimsPrincipal user) => new(
-        user.FindFirstValue(SessionAuthenticationHandler.SessionIdClaim)!,
-        user.UserId(),
-        user.Identity!.Name!,
-        user.FindFirstValue(ClaimTypes.Role)!,
-        default);
+    /// <summary>
+    /// Registers RedisKit sessions (idle timeout <see cref="ShopOptions.SessionIdleMinutes"/>, absolute 8 h), the
+    /// session authentication scheme and the rate limits (<see cref="RateLimits"/>).
+    /// </summary>
+    public static WebApplicationBuilder AddShopAuth(this WebApplicationBuilder builder, ShopOptions shop)
+    {
+        var idle = TimeSpan.FromMinutes(shop.SessionIdleMinutes);
+        builder.Services.AddRedisKit()
+            .AddSessionTokens()
+            .AddSessions(o =>
+            {
+                o.IdleTimeout = idle;
+                o.AbsoluteTimeout = idle > TimeSpan.FromHours(8) ? idle : TimeSpan.FromHours(8);
+            });
+        builder.Services.AddAuthentication(SessionAuthenticationHandler.SchemeName)
+            .AddScheme<AuthenticationSchemeOptions, SessionAuthenticationHandler>(SessionAuthenticationHandler.SchemeName, null);
+        return builder.AddShopRateLimits(shop);
+    }
 
     public static IEndpointRouteBuilder MapAuth(this IEndpointRouteBuilder routes)
     {
@@ -204,41 +193,45 @@ public static class Auth
             .ProducesProblem(StatusCodes.Status401Unauthorized)
             .ProducesProblem(StatusCodes.Status429TooManyRequests);
 
-        group.MapPost("/logout", async (HttpContext http, SessionStore sessions) =>
+        group.MapPost("/logout", async (HttpContext http, ISessionStore sessions) =>
         {
-            await sessions.DeleteAsync(http.User.Session(), http.RequestAborted);
-            http.Response.Cookies.Delete(SessionStore.CookieName);
+            await sessions.DestroyAsync(http.GetRedisSession()!.Id, http.RequestAborted);
+            await http.SignOutAsync();
             return TypedResults.NoContent();
         }).RequireAuthorization().WithSummary("Ends the current session.");
 
-        group.MapPost("/logout-all", async (HttpContext http, SessionStore sessions) =>
+        group.MapPost("/logout-all", async (HttpContext http) =>
         {
-            var ended = await sessions.DeleteAllAsync(http.User.UserId(), http.RequestAborted);
-            http.Response.Cookies.Delete(SessionStore.CookieName);
+            // One script: every session of the user is gone, for every instance, on its next request.
+            var ended = await http.SignOutEverywhereAsync();
             return TypedResults.Ok(new { ended });
         }).RequireAuthorization().WithSummary("Ends every session of the signed-in user.");
 
-        group.MapGet("/sessions", async (HttpContext http, SessionStore sessions) =>
+        group.MapGet("/sessions", async (HttpContext http, ISessionStore sessions) =>
         {
-            var current = http.User.Session().Id;
-            var list = await sessions.ListAsync(http.User.UserId(), http.RequestAborted);
-            // Only a short prefix of the other ids: a session id is a credential.
+            var current = http.GetRedisSession()!;
+            var list = await sessions.ListAsync(current.UserId, http.RequestAborted);
+            // Only a short prefix of the ids: a session id is a credential.
             return TypedResults.Ok(list
                 .OrderByDescending(s => s.CreatedAt)
-                .Select(s => new SessionSummary(s.Id[..8], s.CreatedAt, s.Id == current))
+                .Select(s => new SessionSummary(s.Id[..8], s.CreatedAt, s.LastSeenAt, s.ClientDescription, s.Id == current.Id))
                 .ToList());
-        }).RequireAuthorization().WithSummary("Lists the signed-in user's sessions.");
+        }).RequireAuthorization().WithSummary("Lists the signed-in user's sessions (created, last seen, client).");
 
         return routes;
     }
 
+    /// <summary>
+    /// Failed sign-ins are limited per client and username (policy <c>login</c>, fail-closed): one look at the
+    /// budget before the password is checked (cost 0, nothing written), one permit consumed when it is wrong.
+    /// A successful sign-in consumes nothing, so a user who knows the password is never locked out by it.
+    /// </summary>
     private static async Task<IResult> LoginAsync(
         LoginRequest request,
         HttpContext http,
         ShopDb db,
-        SessionStore sessions,
-        ShopRateLimiter limiter,
-        IOptions<ShopOptions> options)
+        IRedisRateLimiter limiter,
+        ClientPartition client)
     {
         var errors = new Problems.Errors()
             .Require(!string.IsNullOrWhiteSpace(request.Username) && request.Username.Length <= 64, "username", "'username' is required (at most 64 characters).")
@@ -249,33 +242,32 @@ public static class Auth
         }
 
         var username = request.Username!.Trim().ToLowerInvariant();
-        var client = http.Connection.RemoteIpAddress?.ToString() ?? "unknown";
-        var shop = options.Value;
-        // Capability seam: replaced by RedisKit rate limiting when merged
-        var decision = await limiter.HitAsync("login", client + "|" + username, shop.LoginAttempts, TimeSpan.FromMinutes(shop.LoginWindowMinutes), http.RequestAborted);
-        ShopRateLimiter.WriteHeaders(http.Response, decision);
-        if (!decision.Allowed)
+        var partition = client.Of(http) + "|" + username;
+        var budget = await limiter.CheckAsync(partition, RateLimits.LoginPolicy, cost: 0, http.RequestAborted);
+        if (!budget.IsAllowed || budget.Remaining <= 0)
         {
-            return ShopRateLimiter.TooManyRequests(decision);
+            RateLimits.Record(http, budget);
+            return RateLimits.TooManyRequests(http, budget);
         }
 
         var user = await db.Users.AsNoTracking().FirstOrDefaultAsync(u => u.Username == username, http.RequestAborted);
         var hasher = new PasswordHasher<User>();
         if (user is null || hasher.VerifyHashedPassword(user, user.PasswordHash, request.Password!) == PasswordVerificationResult.Failed)
         {
+            var spent = await limiter.CheckAsync(partition, RateLimits.LoginPolicy, cost: 1, http.RequestAborted);
+            RateLimits.Record(http, spent);
             return TypedResults.Problem(title: "Invalid credentials", detail: "Unknown username or wrong password.", statusCode: StatusCodes.Status401Unauthorized);
         }
 
-        // A successful sign-in clears the attempts of this client and username.
-        await limiter.ResetAsync("login", client + "|" + username, http.RequestAborted);
-        var (id, expiresAt) = await sessions.CreateAsync(user, http.RequestAborted);
-        http.Response.Cookies.Append(SessionStore.CookieName, id, new CookieOptions
-        {
-            HttpOnly = true,
-            SameSite = SameSiteMode.Lax,
-            Secure = http.Request.IsHttps,
-            Path = "/",
-        });
-        return TypedResults.Ok(new LoginResponse(id, user.Id, user.Username, user.Role, expiresAt));
+        RateLimits.Record(http, budget);
+        var principal = new ClaimsPrincipal(new ClaimsIdentity(
+        [
+            new Claim(ClaimTypes.NameIdentifier, user.Id.ToString(CultureInfo.InvariantCulture)),
+            new Claim(ClaimTypes.Name, user.Username),
+            new Claim(ClaimTypes.Role, user.Role),
+        ], SessionAuthenticationHandler.SchemeName));
+        await http.SignInAsync(SessionAuthenticationHandler.SchemeName, principal);
+        var session = http.GetRedisSession()!;
+        return TypedResults.Ok(new LoginResponse(session.Id, user.Id, user.Username, user.Role, session.ExpiresAt.UtcDateTime));
     }
 }

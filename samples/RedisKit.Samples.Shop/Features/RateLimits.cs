@@ -1,104 +1,173 @@
 using System.Globalization;
-using System.Security.Claims;
-using Microsoft.Extensions.Options;
+using System.Text;
+using Microsoft.AspNetCore.RateLimiting;
+using RedisKit.AspNetCore.RateLimiting;
+using RedisKit.RateLimiting;
 using RedisKit.Samples.Shop.Infrastructure;
-using StackExchange.Redis;
 
 namespace RedisKit.Samples.Shop.Features;
 
-/// <summary>The outcome of one limiter call.</summary>
-public readonly record struct RateDecision(bool Allowed, int Limit, long Remaining, long ResetSeconds);
-
 /// <summary>
-/// Fixed-window counters in Redis: one MULTI/EXEC (INCR, EXPIRE NX, TTL) per request, so every
-/// instance shares the same budget. Fails open when Redis is unreachable.
+/// Rate limiting on RedisKit (docs/rate-limiting.md). Two policies, both shared by every instance through Redis:
+/// <list type="bullet">
+/// <item><c>api</c>: <see cref="ShopOptions.ApiRequestsPerMinute"/> per client per minute (fixed window), through
+/// ASP.NET Core's rate limiter middleware (<c>RequireRateLimiting("api")</c>). The client is the signed-in user,
+/// else the address; <c>X-Forwarded-For</c> is read only from <see cref="ShopOptions.TrustedProxies"/>.
+/// Redis down: <b>fail open</b> (the API keeps serving; a lost minute of budget is cheaper than an outage).</item>
+/// <item><c>login</c>: <see cref="ShopOptions.LoginAttempts"/> failed sign-ins per client and username per
+/// <see cref="ShopOptions.LoginWindowMinutes"/>, checked by <see cref="Auth"/>'s login handler (the username is in
+/// the body, which the middleware cannot see). Redis down: <b>fail closed</b> (429, <c>Retry-After: 1</c>): password
+/// guessing is never unlimited, and no session could be created anyway.</item>
+/// </list>
 /// </summary>
-// Capability seam: replaced by RedisKit rate limiting when merged
-public sealed class ShopRateLimiter(IRedisConnection redis, ShopMetrics metrics, ILogger<ShopRateLimiter> logger)
+public static class RateLimits
 {
-    public async Task<RateDecision> HitAsync(string policy, string partition, int limit, TimeSpan window, CancellationToken cancellationToken)
+    public const string ApiPolicy = "api";
+    public const string LoginPolicy = "login";
+    private const string DecisionItem = "Shop.RateLimitDecision";
+
+    /// <summary>Registers the RedisKit limiter, the <c>login</c> policy and the framework's <c>api</c> policy.</summary>
+    public static WebApplicationBuilder AddShopRateLimits(this WebApplicationBuilder builder, ShopOptions shop)
     {
-        try
+        builder.Services.AddRedisKit().AddRateLimiting(o => o.AddPolicy(
+            RateLimitPolicy.FixedWindow(LoginPolicy, shop.LoginAttempts, TimeSpan.FromMinutes(shop.LoginWindowMinutes))
+                .WithFailureMode(RateLimitFailureMode.FailClosed)));
+
+        var client = RedisRateLimitPartitions.ClientIp(shop.TrustedProxies);
+        builder.Services.AddSingleton(new ClientPartition(client));
+        builder.Services.AddRateLimiter(o =>
         {
-            var db = await redis.GetDatabaseAsync(cancellationToken);
-            var key = redis.Keys.Key("sample", "ratelimit", policy, partition);
-            var tx = db.CreateTransaction();
-            var count = tx.StringIncrementAsync(key);
-            _ = tx.KeyExpireAsync(key, window, ExpireWhen.HasNoExpiry);
-            var ttl = tx.KeyTimeToLiveAsync(key);
-            await tx.ExecuteAsync();
-            var used = await count;
-            var reset = (long)Math.Ceiling((await ttl ?? window).TotalSeconds);
-            var decision = new RateDecision(used <= limit, limit, Math.Max(0, limit - used), Math.Max(1, reset));
-            if (!decision.Allowed)
+            o.AddRedisFixedWindowLimiter(ApiPolicy, x =>
             {
-                metrics.Rejection(policy);
-                ShopLog.RateLimited(logger, policy, decision.ResetSeconds);
-            }
-
-            return decision;
-        }
-        catch (Exception ex) when (ex is RedisException or TimeoutException)
-        {
-            ShopLog.RateLimiterFailedOpen(logger, ex);
-            return new RateDecision(true, limit, limit, (long)window.TotalSeconds);
-        }
+                x.PermitLimit = shop.ApiRequestsPerMinute;
+                x.Window = TimeSpan.FromMinutes(1);
+                x.PartitionBy = RedisRateLimitPartitions.User(client);
+                x.FailureMode = RateLimitFailureMode.FailOpen;
+            });
+            o.OnRejected = (context, cancellationToken) =>
+            {
+                context.HttpContext.RequestServices.GetRequiredService<ShopMetrics>().Rejection(ApiPolicy);
+                return RedisRateLimiterOptionsExtensions.WriteRedisRejectionAsync(context, cancellationToken);
+            };
+        });
+        return builder;
     }
 
-    /// <summary>Clears a partition (a successful login clears its failed attempts).</summary>
-    public async Task ResetAsync(string policy, string partition, CancellationToken cancellationToken)
+    /// <summary>
+    /// The rate limiter middleware, preceded by the header writer: its <c>OnStarting</c> callback is registered
+    /// first, so it runs last and writes the final <c>RateLimit-Policy</c>, <c>RateLimit</c>, <c>X-RateLimit-*</c>
+    /// and the older draft's <c>RateLimit-Limit</c>/<c>-Remaining</c>/<c>-Reset</c> from every decision of the
+    /// request: the middleware's (<see cref="RedisRateLimitHttpFeature"/>) and the login check's
+    /// (<see cref="Record"/>). Call after UseAuthentication, so signed-in clients are limited by user id.
+    /// </summary>
+    public static WebApplication UseShopRateLimits(this WebApplication app)
     {
-        try
+        app.Use((context, next) =>
         {
-            var db = await redis.GetDatabaseAsync(cancellationToken);
-            await db.KeyDeleteAsync(redis.Keys.Key("sample", "ratelimit", policy, partition));
-        }
-        catch (Exception ex) when (ex is RedisException or TimeoutException)
-        {
-            ShopLog.RateLimiterFailedOpen(logger, ex);
-        }
+            context.Response.OnStarting(static state =>
+            {
+                var http = (HttpContext)state;
+                List<RateLimitDecision> decisions = [.. http.Features.Get<RedisRateLimitHttpFeature>()?.Decisions ?? []];
+                if (http.Items[DecisionItem] is RateLimitDecision extra)
+                {
+                    decisions.Add(extra);
+                }
+
+                WriteHeaders(http.Response.Headers, decisions);
+                return Task.CompletedTask;
+            }, context);
+            return next(context);
+        });
+        app.UseRateLimiter();
+        return app;
     }
 
-    /// <summary>Writes the RateLimit-* headers (and Retry-After on rejection).</summary>
-    public static void WriteHeaders(HttpResponse response, RateDecision decision)
-    {
-        response.Headers["RateLimit-Limit"] = decision.Limit.ToString(CultureInfo.InvariantCulture);
-        response.Headers["RateLimit-Remaining"] = decision.Remaining.ToString(CultureInfo.InvariantCulture);
-        response.Headers["RateLimit-Reset"] = decision.ResetSeconds.ToString(CultureInfo.InvariantCulture);
-        if (!decision.Allowed)
-        {
-            response.Headers.RetryAfter = decision.ResetSeconds.ToString(CultureInfo.InvariantCulture);
-        }
-    }
-
-    public static IResult TooManyRequests(RateDecision decision) => TypedResults.Problem(
-        title: "Too many requests",
-        detail: $"Rate limit of {decision.Limit} reached; retry after {decision.ResetSeconds} s.",
-        statusCode: StatusCodes.Status429TooManyRequests);
-}
-
-/// <summary>The API limit (100/min per client by default) for every API route group.</summary>
-// Capability seam: replaced by RedisKit rate limiting when merged
-public sealed class ApiRateLimitFilter(ShopRateLimiter limiter, IOptions<ShopOptions> options) : IEndpointFilter
-{
-    public const string Policy = "api";
-
-    public async ValueTask<object?> InvokeAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
-    {
-        var http = context.HttpContext;
-        var partition = http.User.FindFirstValue(ClaimTypes.NameIdentifier) is { } userId
-            ? "u" + userId
-            : "a" + (http.Connection.RemoteIpAddress?.ToString() ?? "unknown");
-        var decision = await limiter.HitAsync(Policy, partition, options.Value.ApiRequestsPerMinute, TimeSpan.FromMinutes(1), http.RequestAborted);
-        ShopRateLimiter.WriteHeaders(http.Response, decision);
-        return decision.Allowed ? await next(context) : ShopRateLimiter.TooManyRequests(decision);
-    }
-}
-
-public static class RateLimitExtensions
-{
-    /// <summary>Applies the API limit to a route group.</summary>
+    /// <summary>Applies the API limit (<c>api</c> policy) to an endpoint or a route group.</summary>
     public static TBuilder RequireApiRateLimit<TBuilder>(this TBuilder builder)
         where TBuilder : IEndpointConventionBuilder =>
-        builder.AddEndpointFilter<TBuilder, ApiRateLimitFilter>();
+        builder.RequireRateLimiting(ApiPolicy);
+
+    /// <summary>Adds a decision made outside the middleware (the login check) to the request's rate-limit headers.</summary>
+    public static void Record(HttpContext http, RateLimitDecision decision) => http.Items[DecisionItem] = decision;
+
+    /// <summary>Seconds until a denied request may succeed (at least 1).</summary>
+    public static long RetryAfterSeconds(RateLimitDecision decision) =>
+        Math.Max(1, Seconds(decision.RetryAfter is { } retry && retry > TimeSpan.Zero ? retry : decision.Reset));
+
+    /// <summary>429 problem+json with <c>Retry-After</c>, in the same shape as RedisKit's middleware rejection.</summary>
+    public static IResult TooManyRequests(HttpContext http, RateLimitDecision decision)
+    {
+        var retryAfter = RetryAfterSeconds(decision);
+        http.Response.Headers.RetryAfter = retryAfter.ToString(CultureInfo.InvariantCulture);
+        http.RequestServices.GetRequiredService<ShopMetrics>().Rejection(decision.Deciding.Policy.Name);
+        return TypedResults.Problem(
+            type: "https://www.rfc-editor.org/rfc/rfc6585#section-4",
+            title: "Too Many Requests",
+            detail: $"Rate limit of policy '{decision.Deciding.Policy.Name}' exceeded.",
+            statusCode: StatusCodes.Status429TooManyRequests,
+            extensions: new Dictionary<string, object?>
+            {
+                ["policy"] = decision.Deciding.Policy.Name,
+                ["limit"] = decision.Limit,
+                ["retryAfterSeconds"] = retryAfter,
+            });
+    }
+
+    // Same format as RedisKit's RedisRateLimitHttpFeature: one list item per policy; the X- and older-draft
+    // headers carry the deciding policy (the first denial, else the smallest share left).
+    private static void WriteHeaders(IHeaderDictionary headers, List<RateLimitDecision> decisions)
+    {
+        if (decisions.Count == 0)
+        {
+            return;
+        }
+
+        var policy = new StringBuilder();
+        var state = new StringBuilder();
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        RateLimitPolicyResult? deciding = null;
+        foreach (var decision in decisions)
+        {
+            foreach (var result in decision.Policies)
+            {
+                if (!seen.Add(result.Policy.Name))
+                {
+                    continue;
+                }
+
+                var separator = policy.Length > 0 ? ", " : "";
+                var remaining = Math.Max(0, result.Remaining);
+                policy.Append(CultureInfo.InvariantCulture, $"{separator}\"{result.Policy.Name}\";q={result.Policy.PermitLimit}");
+                if (result.Policy.Algorithm != RateLimitAlgorithm.Concurrency)
+                {
+                    policy.Append(CultureInfo.InvariantCulture, $";w={Math.Max(1, Seconds(result.Policy.Window))}");
+                }
+
+                state.Append(CultureInfo.InvariantCulture, $"{separator}\"{result.Policy.Name}\";r={remaining};t={Seconds(result.Reset)}");
+            }
+
+            var candidate = decision.Deciding;
+            if (deciding is not { } current
+                || (!candidate.IsAllowed && current.IsAllowed)
+                || (candidate.IsAllowed == current.IsAllowed && candidate.Remaining * current.Policy.PermitLimit < current.Remaining * candidate.Policy.PermitLimit))
+            {
+                deciding = candidate;
+            }
+        }
+
+        var d = deciding!.Value;
+        var limit = d.Policy.PermitLimit.ToString(CultureInfo.InvariantCulture);
+        var left = Math.Max(0, d.Remaining).ToString(CultureInfo.InvariantCulture);
+        var reset = Seconds(d.Reset).ToString(CultureInfo.InvariantCulture);
+        headers["RateLimit-Policy"] = policy.ToString();
+        headers["RateLimit"] = state.ToString();
+        headers["X-RateLimit-Limit"] = headers["RateLimit-Limit"] = limit;
+        headers["X-RateLimit-Remaining"] = headers["RateLimit-Remaining"] = left;
+        headers["X-RateLimit-Reset"] = headers["RateLimit-Reset"] = reset;
+    }
+
+    private static long Seconds(TimeSpan value) => (long)Math.Ceiling(Math.Max(0, value.TotalSeconds));
 }
+
+/// <summary>The client partition (<c>ip:{address}</c>, honouring only trusted proxies), shared by both policies.</summary>
+public sealed record ClientPartition(Func<HttpContext, string> Of);
