@@ -69,10 +69,7 @@ public static class ShopApp
         builder.Services.AddSingleton<SessionStore>();
         builder.Services.AddSingleton<RecentlyViewed>();
         builder.Services.AddSingleton<ViewCounter>();
-        builder.Services.AddSingleton<OrderEvents>();
-        builder.Services.AddSingleton<PaymentQueue>();
-        builder.Services.AddSingleton<PaymentWorker>();
-        builder.Services.AddHostedService(sp => sp.GetRequiredService<PaymentWorker>());
+        builder.AddShopMessaging(streams: !devRedis.IsGarnet); // order events, payments stream, locks
         builder.Services.AddHostedService<ViewFlusher>();
 
         builder.Services.AddHealthChecks()
