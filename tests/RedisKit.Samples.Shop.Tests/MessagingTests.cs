@@ -62,6 +62,12 @@ public sealed class MessagingTests(ShopFixture shop)
         await using var scope = shop.ServicesA.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<ShopDb>();
         Assert.Equal(1, db.Payments.Count(p => p.OrderId == orderId));
+
+        using var tooLong = new HttpRequestMessage(HttpMethod.Post, "payments") { Content = JsonContent.Create(new { orderId }) };
+        tooLong.Headers.Add("Idempotency-Key", new string('k', 201));
+        var refused = await carolA.SendAsync(tooLong);
+        Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+        Assert.Equal("application/problem+json", refused.Content.Headers.ContentType?.MediaType);
     }
 
     [Fact]
