@@ -53,7 +53,8 @@ public static class PaymentCharges
     /// UPDATE payments SET status = 'charged', processed_at = @now
     ///  WHERE id = @id AND status = 'pending' AND fencing_token &lt;= @fence;
     /// </code>
-    /// 0 rows affected by either statement: this holder must stop (see <see cref="ChargeOutcome"/>).
+    /// 0 rows affected by either statement: this holder must stop (see <see cref="ChargeOutcome"/>). The commit
+    /// also marks a <c>placed</c> order <c>paid</c>, in the same transaction.
     /// </summary>
     public static async Task<ChargeOutcome> TryChargeAsync(ShopDb db, long paymentId, long fence, DateTime now, CancellationToken cancellationToken)
     {
@@ -70,12 +71,24 @@ public static class PaymentCharges
 
         // The "charge" of this sample is the state change itself; a real gateway call would sit here
         // and pass the payment id as its idempotency key.
+        // The payment and its order change together: nobody sees a charged payment on a "placed" order.
+        await using var tx = await db.Database.BeginTransactionAsync(cancellationToken);
         var committed = await db.Payments
             .Where(p => p.Id == paymentId && p.Status == PaymentStatuses.Pending && p.FencingToken <= fence)
             .ExecuteUpdateAsync(s => s
                 .SetProperty(p => p.Status, PaymentStatuses.Charged)
                 .SetProperty(p => p.ProcessedAt, now), cancellationToken);
-        return committed == 1 ? ChargeOutcome.Charged : await ExplainAsync(db, paymentId, cancellationToken);
+        if (committed == 0)
+        {
+            await tx.RollbackAsync(cancellationToken);
+            return await ExplainAsync(db, paymentId, cancellationToken);
+        }
+
+        var orderId = await db.Payments.Where(p => p.Id == paymentId).Select(p => p.OrderId).FirstAsync(cancellationToken);
+        await db.Orders.Where(o => o.Id == orderId && o.Status == OrderStatuses.Placed)
+            .ExecuteUpdateAsync(s => s.SetProperty(o => o.Status, "paid").SetProperty(o => o.UpdatedAt, now), cancellationToken);
+        await tx.CommitAsync(cancellationToken);
+        return ChargeOutcome.Charged;
     }
 
     private static async Task<ChargeOutcome> ExplainAsync(ShopDb db, long paymentId, CancellationToken cancellationToken)
@@ -117,13 +130,7 @@ public sealed class PaymentProcessor(IRedisLockProvider locks, IServiceScopeFact
             case ChargeOutcome.Charged:
                 MessagingLog.PaymentCharged(logger, paymentId, handle.FencingToken);
                 var orderId = await db.Payments.Where(p => p.Id == paymentId).Select(p => p.OrderId).FirstAsync(cancellationToken);
-                var paid = await db.Orders.Where(o => o.Id == orderId && o.Status == OrderStatuses.Placed)
-                    .ExecuteUpdateAsync(s => s.SetProperty(o => o.Status, "paid").SetProperty(o => o.UpdatedAt, now), cancellationToken);
-                if (paid == 1)
-                {
-                    await events.PublishAsync(new ShopEvent("order.status", orderId, null, "paid", new { previous = OrderStatuses.Placed, status = "paid", paymentId }, now, OrderEvents.Instance), cancellationToken);
-                }
-
+                await events.PublishAsync(new ShopEvent("order.status", orderId, null, "paid", new { status = "paid", paymentId }, now, OrderEvents.Instance), cancellationToken);
                 break;
             case ChargeOutcome.StaleToken:
                 MessagingLog.PaymentStaleToken(logger, paymentId, handle.FencingToken);
