@@ -72,13 +72,10 @@ public static class ShopApp
             .AddPolicy(Auth.AdminPolicy, p => p.RequireRole(Roles.Admin))
             .AddPolicy(Admin.AdminOrOpenStatsPolicy, p => p.RequireAssertion(c => anonymousStats || c.User.IsInRole(Roles.Admin)));
 
-        // Feature services (capability seams: see docs/sample.md).
+        // Feature services (docs/sample.md says which RedisKit capability serves each).
         builder.Services.AddSingleton<ShopMetrics>();
         builder.Services.AddSingleton<RecentlyViewed>();
-        builder.Services.AddSingleton<OrderEvents>();
-        builder.Services.AddSingleton<PaymentQueue>();
-        builder.Services.AddSingleton<PaymentWorker>();
-        builder.Services.AddHostedService(sp => sp.GetRequiredService<PaymentWorker>());
+        builder.AddShopMessaging(streams: !devRedis.IsGarnet); // order events, payments stream, locks
 
         builder.Services.AddHealthChecks()
             .AddRedisKit(tags: ["ready"])
@@ -187,7 +184,6 @@ public static class ShopApp
             }
         }
 
-        ShopLog.Seams(logger, "caching (products: X-Cache MISS), sessions, rate limiting, locking (payments), leaderboards, messaging (order events, payments queue, view counts) are plain implementations until the RedisKit capabilities are wired");
     }
 
     private sealed record Database(bool IsPostgres, string ConnectionString, string Description)

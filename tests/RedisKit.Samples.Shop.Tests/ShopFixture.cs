@@ -29,6 +29,9 @@ public sealed class ShopFixture : IAsyncLifetime
 
     public RedisServerProcess Redis => _redis!;
 
+    /// <summary>Instance A's services (for tests that act below HTTP: the database, the stream producer, locks).</summary>
+    public IServiceProvider ServicesA => _a!.Services;
+
     public string Prefix { get; } = "t" + Guid.NewGuid().ToString("N")[..12];
 
     public HttpClient ClientA { get; private set; } = null!;

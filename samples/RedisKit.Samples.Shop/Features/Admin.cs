@@ -18,10 +18,14 @@ public sealed record AppFigures(
     long OrderEventsPublished,
     long PaymentQueueLength);
 
-/// <summary>Figures that exist once RedisKit messaging is wired; 0 until then.</summary>
-public sealed record MessagingPlaceholders(long PaymentsStreamLagPlaceholder, long PendingMessagesPlaceholder, string Note);
+/// <summary>
+/// The payments stream, from <c>XLEN</c> and <c>XINFO GROUPS</c>: entries in the stream, the group's lag
+/// (entries not yet delivered to any consumer), pending entries (delivered, not acknowledged),
+/// consumers in the group, and entries in the dead-letter stream. All 0 in inline mode.
+/// </summary>
+public sealed record MessagingFigures(string PaymentsMode, long PaymentsStreamLength, long PaymentsStreamLag, long PendingMessages, int Consumers, long DeadLettered, string Note);
 
-public sealed record AdminStats(DateTime At, RedisFigures Redis, AppFigures App, MessagingPlaceholders Messaging);
+public sealed record AdminStats(DateTime At, RedisFigures Redis, AppFigures App, MessagingFigures Messaging);
 
 public static class Admin
 {
@@ -43,16 +47,20 @@ public static class Admin
     public static bool AnonymousStats(IOptions<ShopOptions> options, IHostEnvironment environment) =>
         options.Value.AnonymousAdminStats ?? environment.IsDevelopment();
 
-    private static async Task<IResult> StatsAsync(HttpContext http, RedisStats stats, IRedisConnection redis, ShopMetrics metrics, PaymentQueue payments, TimeProvider time)
+    private static async Task<IResult> StatsAsync(HttpContext http, RedisStats stats, IRedisConnection redis, ShopMetrics metrics, PaymentsModeHolder mode, TimeProvider time, ILogger<PaymentsModeHolder> logger)
     {
         RedisFigures figures;
-        long queueLength = 0;
+        var messaging = new MessagingFigures(mode.Mode.ToString().ToLowerInvariant(), 0, 0, 0, 0, 0,
+            mode.Mode == PaymentsMode.Stream ? "payments stream unreadable" : "no streams on this server: payments are charged inline");
         try
         {
             var snapshot = await stats.GetAsync(http.RequestAborted);
             var server = redis.Capabilities?.ToString() ?? "unknown";
             figures = new RedisFigures(server, snapshot.Nodes.Count > 0, snapshot.HitRate, snapshot.UsedMemoryBytes, snapshot.ConnectedClients, snapshot.OpsPerSecond, snapshot.Keys, snapshot.EvictedKeys, snapshot.Nodes.Count);
-            queueLength = await payments.LengthAsync(http.RequestAborted);
+            if (mode.Mode == PaymentsMode.Stream)
+            {
+                messaging = await PaymentsStreamAsync(redis, logger, http.RequestAborted) ?? messaging;
+            }
         }
         catch (Exception ex) when (ex is RedisException or TimeoutException)
         {
@@ -69,10 +77,44 @@ public static class Admin
             lookups == 0 ? null : (double)metrics.CacheHits / lookups,
             metrics.EventStreamClients,
             metrics.OrdersPublished,
-            queueLength);
-        // Capability seam: replaced by RedisKit messaging when merged (stream lag from XINFO GROUPS)
-        var messaging = new MessagingPlaceholders(0, 0, "placeholders: 0 until RedisKit messaging is wired");
+            messaging.PaymentsStreamLag + messaging.PendingMessages);
         return TypedResults.Ok(new AdminStats(time.GetUtcNow().UtcDateTime, figures, app, messaging));
+    }
+
+    /// <summary>XLEN of the stream and of its dead-letter stream, and XINFO GROUPS (3 round trips, pipelined).</summary>
+    private static async Task<MessagingFigures?> PaymentsStreamAsync(IRedisConnection redis, ILogger logger, CancellationToken cancellationToken)
+    {
+        // The keys RedisKit's stream producer uses: {prefix}:stream:{payments} and …:dead (docs/messaging.md).
+        var key = redis.Keys.TaggedKey("stream", ShopMessaging.PaymentsStream);
+        var deadKey = redis.Keys.TaggedKey("stream", ShopMessaging.PaymentsStream, "dead");
+        var db = await redis.GetDatabaseAsync(cancellationToken);
+        var length = db.StreamLengthAsync(key);
+        var dead = db.StreamLengthAsync(deadKey);
+        var groups = db.StreamGroupInfoAsync(key);
+        try
+        {
+            await Task.WhenAll(length, dead, groups);
+        }
+        catch (RedisServerException) when (!length.IsFaulted && !dead.IsFaulted)
+        {
+            // XINFO GROUPS on a stream that does not exist yet (no payment since the last restart).
+            return new MessagingFigures("stream", 0, 0, 0, 0, await dead, "no payments yet");
+        }
+        catch (RedisServerException ex)
+        {
+            MessagingLog.StreamFiguresFailed(logger, ex);
+            return null;
+        }
+
+        var group = (await groups).FirstOrDefault(g => g.Name == ShopMessaging.PaymentsGroup);
+        return new MessagingFigures(
+            "stream",
+            await length,
+            group.Lag ?? 0,
+            group.PendingMessageCount,
+            group.ConsumerCount,
+            await dead,
+            $"stream '{ShopMessaging.PaymentsStream}', group '{ShopMessaging.PaymentsGroup}' (XINFO GROUPS)");
     }
 
     private static IResult Dashboard()

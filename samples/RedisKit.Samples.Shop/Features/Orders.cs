@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
-using System.Threading.Channels;
 using Microsoft.AspNetCore.Http.Json;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
@@ -30,26 +29,26 @@ public sealed record OrderDto(long Id, long UserId, string Status, decimal Total
 public sealed record ShopEvent(string Type, long? OrderId, long? ProductId, string? Status, object? Data, DateTime At, string Instance);
 
 /// <summary>
-/// Publishes order events on one Redis pub/sub channel; every instance's <c>/orders/events</c>
-/// subscribers receive them, whichever instance published.
+/// Publishes order events through the RedisKit message bus on the channel <c>orders</c>
+/// (<c>{prefix}:chan:orders</c> on the wire); every instance's <c>/orders/events</c> subscribers receive
+/// them, whichever instance published.
 /// </summary>
-// Capability seam: replaced by RedisKit messaging when merged
-public sealed class OrderEvents(IRedisConnection redis, IOptions<JsonOptions> json, ShopMetrics metrics, ILogger<OrderEvents> logger)
+public sealed class OrderEvents(IMessageBus bus, IOptions<JsonOptions> json, ShopMetrics metrics, ILogger<OrderEvents> logger)
 {
-    /// <summary>Identifies this process in events.</summary>
-    public static readonly string Instance = $"{Environment.MachineName}:{Environment.ProcessId.ToString(CultureInfo.InvariantCulture)}:{Guid.NewGuid().ToString("N")[..6]}";
+    /// <summary>The channel name given to the bus (RedisKit adds the prefix).</summary>
+    public const string Channel = "orders";
 
-    public RedisChannel Channel => RedisChannel.Literal(redis.Keys.Key("sample", "events", "orders").ToString());
+    /// <summary>Identifies this process in events (and as the payments consumer name).</summary>
+    public static readonly string Instance = $"{Environment.MachineName}:{Environment.ProcessId.ToString(CultureInfo.InvariantCulture)}:{Guid.NewGuid().ToString("N")[..6]}";
 
     public JsonSerializerOptions JsonOptions => json.Value.SerializerOptions;
 
-    /// <summary>Publishes; a publish failure is logged, not thrown: the order is already stored.</summary>
+    /// <summary>Publishes (one PUBLISH); a failure is logged, not thrown: the order is already stored.</summary>
     public async Task PublishAsync(ShopEvent shopEvent, CancellationToken cancellationToken)
     {
         try
         {
-            var multiplexer = await redis.GetMultiplexerAsync(cancellationToken);
-            await multiplexer.GetSubscriber().PublishAsync(Channel, JsonSerializer.Serialize(shopEvent, JsonOptions));
+            await bus.PublishAsync(Channel, shopEvent, cancellationToken);
             metrics.OrderEventPublished();
             ShopLog.OrderEventPublished(logger, shopEvent.OrderId ?? 0, shopEvent.Type);
         }
@@ -64,6 +63,9 @@ public static class Orders
 {
     public const int MaxLines = 50;
     public const int MaxQuantity = 1000;
+
+    /// <summary>Events that may wait for one slow SSE client before the oldest are dropped.</summary>
+    public const int EventQueueCapacity = 256;
 
     private static readonly TimeSpan Heartbeat = TimeSpan.FromSeconds(15);
 
@@ -200,73 +202,78 @@ public static class Orders
     }
 
     /// <summary>
-    /// Subscribes to the order channel and relays each message as an SSE event. The first line (a
-    /// comment) is written once the subscription is active, so a client that saw it misses nothing
-    /// published afterwards. A comment every 15 s keeps proxies from closing an idle stream.
+    /// Relays the <c>orders</c> channel as Server-Sent Events. Each client is one RedisKit subscription with
+    /// a bounded queue (<see cref="EventQueueCapacity"/>, drop-oldest): a browser that reads slowly loses
+    /// old events instead of growing the server's memory. <c>: subscribed</c> is written once the
+    /// subscription is active, so a client that saw it misses nothing published afterwards. A comment
+    /// every 15 s keeps proxies from closing an idle stream.
     /// </summary>
-    private static async Task StreamAsync(HttpContext http, IRedisConnection redis, OrderEvents events, ShopMetrics metrics, ILogger<OrderEvents> logger)
+    private static async Task StreamAsync(HttpContext http, IMessageBus bus, OrderEvents events, ShopMetrics metrics, ILogger<OrderEvents> logger)
     {
         var aborted = http.RequestAborted;
-        var multiplexer = await redis.GetMultiplexerAsync(aborted);
-        // Capability seam: replaced by RedisKit messaging when merged
-        var queue = await multiplexer.GetSubscriber().SubscribeAsync(events.Channel);
+        using var gate = new SemaphoreSlim(1, 1); // the handler and the heartbeat both write the response
+        var subscription = await bus.SubscribeAsync<ShopEvent>(OrderEvents.Channel, async (message, _) =>
+        {
+            if (message.Message is not { } shopEvent || aborted.IsCancellationRequested)
+            {
+                return;
+            }
+
+            var payload = JsonSerializer.Serialize(shopEvent, events.JsonOptions);
+            var frame = new StringBuilder()
+                .Append("event: ").Append(shopEvent.Type).Append('\n')
+                .Append("data: ").Append(payload.Replace("\n", "\ndata: ", StringComparison.Ordinal)).Append("\n\n")
+                .ToString();
+            try
+            {
+                await WriteAsync(http, gate, frame, aborted);
+            }
+            catch (Exception ex) when (ex is OperationCanceledException or IOException or ObjectDisposedException)
+            {
+                // The client left; the request loop unsubscribes.
+            }
+        }, new SubscriptionOptions { QueueCapacity = EventQueueCapacity, OverflowPolicy = PubSubOverflowPolicy.DropOldest }, aborted);
         ShopLog.EventStreamConnected(logger, metrics.EventStreamOpened());
         try
         {
             http.Response.ContentType = "text/event-stream";
             http.Response.Headers.CacheControl = "no-cache";
             http.Response.Headers["X-Accel-Buffering"] = "no";
-            await http.Response.WriteAsync(": subscribed\n\n", aborted);
-            await http.Response.Body.FlushAsync(aborted);
-
-            var next = queue.ReadAsync(aborted).AsTask();
+            await WriteAsync(http, gate, ": subscribed\n\n", aborted);
             while (!aborted.IsCancellationRequested)
             {
-                var finished = await Task.WhenAny(next, Task.Delay(Heartbeat, aborted));
-                if (finished != next)
-                {
-                    await http.Response.WriteAsync(": keep-alive\n\n", aborted);
-                    await http.Response.Body.FlushAsync(aborted);
-                    continue;
-                }
-
-                var message = await next;
-                var payload = message.Message.ToString();
-                var type = "message";
-                try
-                {
-                    using var doc = JsonDocument.Parse(payload);
-                    if (doc.RootElement.TryGetProperty("type", out var t) && t.GetString() is { Length: > 0 } name)
-                    {
-                        type = name;
-                    }
-                }
-                catch (JsonException)
-                {
-                    // Not ours: relay as a plain message.
-                }
-
-                var frame = new StringBuilder()
-                    .Append("event: ").Append(type).Append('\n')
-                    .Append("data: ").Append(payload.Replace("\n", "\ndata: ", StringComparison.Ordinal)).Append("\n\n")
-                    .ToString();
-                await http.Response.WriteAsync(frame, aborted);
-                await http.Response.Body.FlushAsync(aborted);
-                next = queue.ReadAsync(aborted).AsTask();
+                await Task.Delay(Heartbeat, aborted);
+                await WriteAsync(http, gate, ": keep-alive\n\n", aborted);
             }
         }
         catch (OperationCanceledException) when (aborted.IsCancellationRequested)
         {
             // The client left.
         }
-        catch (ChannelClosedException)
+        finally
         {
-            // Unsubscribed during shutdown.
+            var dropped = subscription.Dropped;
+            await subscription.DisposeAsync();
+            if (dropped > 0)
+            {
+                MessagingLog.EventsDropped(logger, dropped);
+            }
+
+            ShopLog.EventStreamDisconnected(logger, metrics.EventStreamClosed());
+        }
+    }
+
+    private static async Task WriteAsync(HttpContext http, SemaphoreSlim gate, string text, CancellationToken cancellationToken)
+    {
+        await gate.WaitAsync(cancellationToken);
+        try
+        {
+            await http.Response.WriteAsync(text, cancellationToken);
+            await http.Response.Body.FlushAsync(cancellationToken);
         }
         finally
         {
-            await queue.UnsubscribeAsync();
-            ShopLog.EventStreamDisconnected(logger, metrics.EventStreamClosed());
+            gate.Release();
         }
     }
 }

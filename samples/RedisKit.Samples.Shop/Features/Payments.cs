@@ -13,102 +13,152 @@ public sealed record PaymentDto(long Id, long OrderId, decimal Amount, string St
     public static PaymentDto From(Payment p) => new(p.Id, p.OrderId, p.AmountCents / 100m, p.Status, p.FencingToken, p.Attempts, p.CreatedAt, p.ProcessedAt);
 }
 
-/// <summary>The queue of payments to process: a Redis list shared by every instance (RPOP hands each id to one worker).</summary>
-// Capability seam: replaced by RedisKit messaging (a stream with a consumer group) when merged
-public sealed class PaymentQueue(IRedisConnection redis)
+/// <summary>The stream entry asking for a payment to be charged (JSON <c>{"paymentId":42}</c>).</summary>
+public sealed record PaymentRequested(long PaymentId);
+
+/// <summary>What <see cref="PaymentCharges.TryChargeAsync"/> did.</summary>
+public enum ChargeOutcome
 {
-    public RedisKey QueueKey => redis.Keys.Key("sample", "payments", "queue");
+    /// <summary>This holder charged the payment.</summary>
+    Charged,
 
-    public async Task EnqueueAsync(long paymentId, CancellationToken cancellationToken)
+    /// <summary>The payment was already charged or failed (a duplicate delivery): nothing done.</summary>
+    AlreadyProcessed,
+
+    /// <summary>The row carries a newer fencing token than this holder's: its lock was lost, nothing written.</summary>
+    StaleToken,
+
+    /// <summary>No such payment.</summary>
+    NotFound,
+}
+
+/// <summary>
+/// The fenced writes of a payment row: RedisKit's "fencing at the resource" against a SQL row
+/// (docs/locks.md). Every write carries the fencing token of the lock holder and is conditional on
+/// <c>fencing_token &lt;= @fence</c>; the affected row count says whether it was accepted. A holder whose
+/// lock expired (GC pause, stopped VM) and was taken by another worker wakes up with an older token and
+/// its write matches no row.
+/// </summary>
+public static class PaymentCharges
+{
+    /// <summary>
+    /// Charges <paramref name="paymentId"/> as the holder of fencing token <paramref name="fence"/>, in two
+    /// fenced statements (EF Core generates exactly this SQL):
+    /// <code>
+    /// -- 1. claim: record our token; refused if a newer holder already did
+    /// UPDATE payments SET fencing_token = @fence, attempts = attempts + 1
+    ///  WHERE id = @id AND status = 'pending' AND (fencing_token IS NULL OR fencing_token &lt;= @fence);
+    /// -- (the gateway call goes here, with the payment id as its idempotency key)
+    /// -- 2. commit: refused if a newer holder claimed the row meanwhile
+    /// UPDATE payments SET status = 'charged', processed_at = @now
+    ///  WHERE id = @id AND status = 'pending' AND fencing_token &lt;= @fence;
+    /// </code>
+    /// 0 rows affected by either statement: this holder must stop (see <see cref="ChargeOutcome"/>). The commit
+    /// also marks a <c>placed</c> order <c>paid</c>, in the same transaction.
+    /// </summary>
+    public static async Task<ChargeOutcome> TryChargeAsync(ShopDb db, long paymentId, long fence, DateTime now, CancellationToken cancellationToken)
     {
-        var db = await redis.GetDatabaseAsync(cancellationToken);
-        await db.ListLeftPushAsync(QueueKey, paymentId);
+        ArgumentNullException.ThrowIfNull(db);
+        var claimed = await db.Payments
+            .Where(p => p.Id == paymentId && p.Status == PaymentStatuses.Pending && (p.FencingToken == null || p.FencingToken <= fence))
+            .ExecuteUpdateAsync(s => s
+                .SetProperty(p => p.FencingToken, fence)
+                .SetProperty(p => p.Attempts, p => p.Attempts + 1), cancellationToken);
+        if (claimed == 0)
+        {
+            return await ExplainAsync(db, paymentId, cancellationToken);
+        }
+
+        // The "charge" of this sample is the state change itself; a real gateway call would sit here
+        // and pass the payment id as its idempotency key.
+        // The payment and its order change together: nobody sees a charged payment on a "placed" order.
+        await using var tx = await db.Database.BeginTransactionAsync(cancellationToken);
+        var committed = await db.Payments
+            .Where(p => p.Id == paymentId && p.Status == PaymentStatuses.Pending && p.FencingToken <= fence)
+            .ExecuteUpdateAsync(s => s
+                .SetProperty(p => p.Status, PaymentStatuses.Charged)
+                .SetProperty(p => p.ProcessedAt, now), cancellationToken);
+        if (committed == 0)
+        {
+            await tx.RollbackAsync(cancellationToken);
+            return await ExplainAsync(db, paymentId, cancellationToken);
+        }
+
+        var orderId = await db.Payments.Where(p => p.Id == paymentId).Select(p => p.OrderId).FirstAsync(cancellationToken);
+        await db.Orders.Where(o => o.Id == orderId && o.Status == OrderStatuses.Placed)
+            .ExecuteUpdateAsync(s => s.SetProperty(o => o.Status, "paid").SetProperty(o => o.UpdatedAt, now), cancellationToken);
+        await tx.CommitAsync(cancellationToken);
+        return ChargeOutcome.Charged;
     }
 
-    public async Task<long?> DequeueAsync(CancellationToken cancellationToken)
+    private static async Task<ChargeOutcome> ExplainAsync(ShopDb db, long paymentId, CancellationToken cancellationToken)
     {
-        var db = await redis.GetDatabaseAsync(cancellationToken);
-        var value = await db.ListRightPopAsync(QueueKey);
-        return value.IsNull ? null : (long)value;
-    }
-
-    public async Task<long> LengthAsync(CancellationToken cancellationToken)
-    {
-        var db = await redis.GetDatabaseAsync(cancellationToken);
-        return await db.ListLengthAsync(QueueKey);
-    }
-
-    /// <summary>A new, strictly larger fencing token for the payment (INCR).</summary>
-    public async Task<long> NextFencingTokenAsync(long paymentId, CancellationToken cancellationToken)
-    {
-        var db = await redis.GetDatabaseAsync(cancellationToken);
-        return await db.StringIncrementAsync(redis.Keys.Key("sample", "payments", "fence", paymentId.ToString(CultureInfo.InvariantCulture)));
+        var status = await db.Payments.Where(p => p.Id == paymentId).Select(p => p.Status).FirstOrDefaultAsync(cancellationToken);
+        return status switch
+        {
+            null => ChargeOutcome.NotFound,
+            PaymentStatuses.Pending => ChargeOutcome.StaleToken,
+            _ => ChargeOutcome.AlreadyProcessed,
+        };
     }
 }
 
 /// <summary>
-/// Processes queued payments. The charge is one conditional UPDATE that carries the worker's fencing
-/// token: it succeeds only while the payment is pending and no newer token has written it, so a
-/// payment is charged at most once even if two workers hold it.
+/// Charges one payment under the RedisKit lock <c>payment:{id}</c> and passes the lock's fencing token to
+/// the fenced SQL update (<see cref="PaymentCharges"/>). The lock keeps two workers from doing the work
+/// twice; the fencing token keeps a worker whose lock was lost from writing. Used by the stream handler
+/// and, on a server without streams, inline by <c>POST /payments</c>.
 /// </summary>
-// Capability seam: replaced by RedisKit locking (lock + fencing token) and messaging when merged
-public sealed class PaymentWorker(PaymentQueue queue, IServiceScopeFactory scopes, TimeProvider time, ILogger<PaymentWorker> logger) : BackgroundService
+public sealed class PaymentProcessor(IRedisLockProvider locks, IServiceScopeFactory scopes, OrderEvents events, TimeProvider time, ILogger<PaymentProcessor> logger)
 {
-    private static readonly TimeSpan IdleDelay = TimeSpan.FromMilliseconds(100);
+    private static readonly TimeSpan LockWait = TimeSpan.FromSeconds(10);
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    /// <summary>
+    /// Charges the payment once. Throws <see cref="TimeoutException"/> when the lock stays held for 10 s and
+    /// Redis errors when Redis is down (the stream consumer then retries the entry).
+    /// </summary>
+    public async Task<ChargeOutcome> ProcessAsync(long paymentId, CancellationToken cancellationToken)
     {
-        while (!stoppingToken.IsCancellationRequested)
-        {
-            try
-            {
-                var id = await queue.DequeueAsync(stoppingToken);
-                if (id is null)
-                {
-                    await Task.Delay(IdleDelay, stoppingToken);
-                    continue;
-                }
-
-                await ProcessAsync(id.Value, stoppingToken);
-            }
-            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-            {
-                return;
-            }
-            catch (Exception ex)
-            {
-                ShopLog.PaymentWorkerFailed(logger, ex);
-                await Task.Delay(TimeSpan.FromSeconds(1), stoppingToken).ContinueWith(static _ => { }, TaskScheduler.Default);
-            }
-        }
-    }
-
-    public async Task<bool> ProcessAsync(long paymentId, CancellationToken cancellationToken)
-    {
-        var token = await queue.NextFencingTokenAsync(paymentId, cancellationToken);
+        await using var handle = await locks.CreateLock("payment:" + paymentId.ToString(CultureInfo.InvariantCulture)).AcquireAsync(LockWait, cancellationToken);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, handle.HandleLostToken);
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<ShopDb>();
         var now = time.GetUtcNow().UtcDateTime;
-        // The "charge" of this sample is the state change itself; a real gateway call would sit
-        // here and pass the fencing token (or the payment id as idempotency key) to the gateway.
-        var charged = await db.Payments
-            .Where(p => p.Id == paymentId && p.Status == PaymentStatuses.Pending && (p.FencingToken == null || p.FencingToken < token))
-            .ExecuteUpdateAsync(s => s
-                .SetProperty(p => p.Status, PaymentStatuses.Charged)
-                .SetProperty(p => p.FencingToken, token)
-                .SetProperty(p => p.Attempts, p => p.Attempts + 1)
-                .SetProperty(p => p.ProcessedAt, now), cancellationToken);
-        if (charged == 1)
+        var outcome = await PaymentCharges.TryChargeAsync(db, paymentId, handle.FencingToken, now, linked.Token);
+        switch (outcome)
         {
-            var orderId = await db.Payments.Where(p => p.Id == paymentId).Select(p => p.OrderId).FirstAsync(cancellationToken);
-            await db.Orders.Where(o => o.Id == orderId && o.Status == OrderStatuses.Placed)
-                .ExecuteUpdateAsync(s => s.SetProperty(o => o.Status, "paid").SetProperty(o => o.UpdatedAt, now), cancellationToken);
-            ShopLog.PaymentCharged(logger, paymentId, token);
-            return true;
+            case ChargeOutcome.Charged:
+                MessagingLog.PaymentCharged(logger, paymentId, handle.FencingToken);
+                var orderId = await db.Payments.Where(p => p.Id == paymentId).Select(p => p.OrderId).FirstAsync(cancellationToken);
+                await events.PublishAsync(new ShopEvent("order.status", orderId, null, "paid", new { status = "paid", paymentId }, now, OrderEvents.Instance), cancellationToken);
+                break;
+            case ChargeOutcome.StaleToken:
+                MessagingLog.PaymentStaleToken(logger, paymentId, handle.FencingToken);
+                break;
+            case ChargeOutcome.AlreadyProcessed:
+                MessagingLog.PaymentAlreadyProcessed(logger, paymentId);
+                break;
         }
 
-        ShopLog.PaymentFenced(logger, paymentId, token);
-        return false;
+        return outcome;
+    }
+}
+
+/// <summary>
+/// Handles the <c>payments</c> stream for the consumer group <see cref="ShopMessaging.PaymentsGroup"/>.
+/// Delivery is at least once; <see cref="PaymentProcessor"/> makes a repeat a no-op. A payment that does
+/// not exist throws, so RedisKit retries it and, after <c>MaxDeliveries</c>, moves it to the dead-letter
+/// stream <c>{prefix}:stream:{payments}:dead</c> with the error.
+/// </summary>
+public sealed class PaymentHandler(PaymentProcessor processor) : IStreamHandler<PaymentRequested>
+{
+    public async Task HandleAsync(StreamMessage<PaymentRequested> message, CancellationToken cancellationToken)
+    {
+        var outcome = await processor.ProcessAsync(message.Message.PaymentId, cancellationToken);
+        if (outcome == ChargeOutcome.NotFound)
+        {
+            throw new InvalidOperationException($"Payment {message.Message.PaymentId} does not exist (stream entry {message.Id}).");
+        }
     }
 }
 
@@ -128,7 +178,13 @@ public static class Payments
         return routes;
     }
 
-    private static async Task<IResult> CreateAsync(CreatePayment body, HttpContext http, ShopDb db, PaymentQueue queue, TimeProvider time)
+    /// <summary>
+    /// Creates the payment of an order (or returns the existing one) under the RedisKit lock
+    /// <c>payment-order:{orderId}</c>, so two concurrent requests from any instances create one payment,
+    /// then adds it to the payments stream with an idempotency key: the client's <c>Idempotency-Key</c>
+    /// header (scoped to the user and order) or else the payment id, so a retried add is not a second entry.
+    /// </summary>
+    private static async Task<IResult> CreateAsync(CreatePayment body, HttpContext http, ShopDb db, IRedisLockProvider locks, IStreamProducer producer, PaymentProcessor processor, PaymentsModeHolder mode, TimeProvider time)
     {
         if (body.OrderId is not > 0)
         {
@@ -143,19 +199,48 @@ public static class Payments
             return Problems.NotFound($"Order {body.OrderId} does not exist.");
         }
 
-        var existing = await db.Payments.AsNoTracking()
-            .Where(p => p.OrderId == order.Id && p.Status != PaymentStatuses.Failed)
-            .OrderBy(p => p.Id)
-            .FirstOrDefaultAsync(http.RequestAborted);
-        if (existing is not null)
+        var clientKey = http.Request.Headers["Idempotency-Key"].ToString();
+        if (clientKey.Length > 200)
         {
-            return TypedResults.Ok(PaymentDto.From(existing));
+            return Problems.Validation("Idempotency-Key", "'Idempotency-Key' must be at most 200 characters.");
         }
 
-        var payment = new Payment { OrderId = order.Id, AmountCents = order.TotalCents, CreatedAt = time.GetUtcNow().UtcDateTime };
-        db.Payments.Add(payment);
-        await db.SaveChangesAsync(http.RequestAborted);
-        await queue.EnqueueAsync(payment.Id, http.RequestAborted);
+        Payment payment;
+        await using (await locks.CreateLock("payment-order:" + order.Id.ToString(CultureInfo.InvariantCulture)).AcquireAsync(TimeSpan.FromSeconds(10), http.RequestAborted))
+        {
+            var existing = await db.Payments.AsNoTracking()
+                .Where(p => p.OrderId == order.Id && p.Status != PaymentStatuses.Failed)
+                .OrderBy(p => p.Id)
+                .FirstOrDefaultAsync(http.RequestAborted);
+            if (existing is not null)
+            {
+                return TypedResults.Ok(PaymentDto.From(existing));
+            }
+
+            payment = new Payment { OrderId = order.Id, AmountCents = order.TotalCents, CreatedAt = time.GetUtcNow().UtcDateTime };
+            db.Payments.Add(payment);
+            await db.SaveChangesAsync(http.RequestAborted);
+        }
+
+        var paymentKey = "payment:" + payment.Id.ToString(CultureInfo.InvariantCulture);
+        if (mode.Mode == PaymentsMode.Stream)
+        {
+            var request = new PaymentRequested(payment.Id);
+            var added = await producer.AddAsync(ShopMessaging.PaymentsStream, request,
+                idempotencyKey: clientKey.Length > 0 ? $"client:{userId}:{order.Id}:{clientKey}" : paymentKey,
+                cancellationToken: http.RequestAborted);
+            if (added.Duplicate && clientKey.Length > 0)
+            {
+                // The client reused its key for an earlier payment of this order (one that failed): this new
+                // payment still needs its own entry.
+                await producer.AddAsync(ShopMessaging.PaymentsStream, request, idempotencyKey: paymentKey, cancellationToken: http.RequestAborted);
+            }
+        }
+        else
+        {
+            await processor.ProcessAsync(payment.Id, http.RequestAborted);
+        }
+
         return TypedResults.Accepted($"/payments/{payment.Id.ToString(CultureInfo.InvariantCulture)}", PaymentDto.From(payment));
     }
 

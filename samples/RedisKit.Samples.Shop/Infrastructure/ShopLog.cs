@@ -21,8 +21,6 @@ internal static partial class ShopLog
     [LoggerMessage(9005, LogLevel.Warning, "Redis could not be probed at start; the app starts anyway and /health/ready reports it")]
     public static partial void RedisProbeFailed(ILogger logger, Exception exception);
 
-    [LoggerMessage(9006, LogLevel.Information, "Not wired yet (capability seams, plain implementations for now): {Seams}")]
-    public static partial void Seams(ILogger logger, string seams);
 
     [LoggerMessage(9010, LogLevel.Information, "Order {OrderId} event {EventType} published")]
     public static partial void OrderEventPublished(ILogger logger, long orderId, string eventType);
@@ -36,14 +34,8 @@ internal static partial class ShopLog
     [LoggerMessage(9013, LogLevel.Debug, "Event stream client left ({Clients} connected)")]
     public static partial void EventStreamDisconnected(ILogger logger, long clients);
 
-    [LoggerMessage(9020, LogLevel.Information, "Payment {PaymentId} charged with fencing token {Token}")]
-    public static partial void PaymentCharged(ILogger logger, long paymentId, long token);
 
-    [LoggerMessage(9021, LogLevel.Warning, "Payment {PaymentId}: write with fencing token {Token} refused (already processed or a newer token holds it)")]
-    public static partial void PaymentFenced(ILogger logger, long paymentId, long token);
 
-    [LoggerMessage(9022, LogLevel.Warning, "Payment worker failed; retrying")]
-    public static partial void PaymentWorkerFailed(ILogger logger, Exception exception);
 
     [LoggerMessage(9030, LogLevel.Debug, "Flushed {Products} product view counters ({Views} views)")]
     public static partial void ViewsFlushed(ILogger logger, int products, long views);
@@ -54,11 +46,7 @@ internal static partial class ShopLog
     [LoggerMessage(9032, LogLevel.Warning, "Cache invalidation after a database write failed (Redis unavailable); entries expire on their own")]
     public static partial void CacheInvalidationFailed(ILogger logger, Exception exception);
 
-    [LoggerMessage(9040, LogLevel.Debug, "Rate limit {Policy} rejected a request (retry after {RetryAfter} s)")]
-    public static partial void RateLimited(ILogger logger, string policy, long retryAfter);
 
-    [LoggerMessage(9041, LogLevel.Warning, "Rate limiter could not reach Redis; request allowed (fail open)")]
-    public static partial void RateLimiterFailedOpen(ILogger logger, Exception exception);
 
     [LoggerMessage(9050, LogLevel.Error, "Unhandled exception on {Method} {Path}")]
     public static partial void Unhandled(ILogger logger, string method, string path, Exception exception);
