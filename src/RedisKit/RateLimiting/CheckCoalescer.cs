@@ -3,14 +3,17 @@ using StackExchange.Redis;
 
 namespace RedisKit.RateLimiting;
 
-/// <summary>One check waiting to be sent: its keys, its script arguments (after the leading check count), its reply.</summary>
-internal sealed class PendingCheck(RedisKey[] keys, RedisValue[] arguments)
+/// <summary>
+/// One check waiting to be sent: its keys, its script arguments, its reply length. <see cref="Arguments"/>[0] is
+/// reserved for the call's leading check count, so a check sent alone is sent without copying its arguments.
+/// </summary>
+internal sealed class PendingCheck(RedisKey[] keys, RedisValue[] arguments, int replyLength)
 {
     public RedisKey[] Keys { get; } = keys;
 
     public RedisValue[] Arguments { get; } = arguments;
 
-    public int ReplyLength => 2 + (3 * Keys.Length);
+    public int ReplyLength { get; } = replyLength;
 
     public TaskCompletionSource<ArraySegment<RedisResult>> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 }
@@ -20,7 +23,8 @@ internal sealed class PendingCheck(RedisKey[] keys, RedisValue[] arguments)
 /// in flight; checks that arrive meanwhile wait for a free slot and then go together in one call of the same
 /// script (on a cluster, one call per hash slot). Every check still costs at most one round trip, is atomic on its
 /// own, and sees the effects of the checks before it in the same call; under concurrency the per-call cost of Lua
-/// in Redis is shared by many checks.
+/// in Redis is shared by many checks. One coalescer per argument layout: the generic multi-policy layout (leading
+/// count positive) or the single-policy fast path (leading count negative), so a call never mixes the two.
 /// </summary>
 internal sealed class CheckCoalescer
 {
@@ -28,14 +32,16 @@ internal sealed class CheckCoalescer
     internal const int MaxBatch = 64;
     private readonly IRedisConnection _connection;
     private readonly RedisScript _script;
+    private readonly int _countSign;
     private readonly ConcurrentQueue<PendingCheck> _queue = new();
     private int _inFlight;
     private int _topology; // 0 unknown, 1 single endpoint (any keys together), 2 cluster (group by slot)
 
-    public CheckCoalescer(IRedisConnection connection, RedisScript script)
+    public CheckCoalescer(IRedisConnection connection, RedisScript script, bool fastPath = false)
     {
         _connection = connection;
         _script = script;
+        _countSign = fastPath ? -1 : 1;
     }
 
     public Task<ArraySegment<RedisResult>> SubmitAsync(PendingCheck check)
@@ -141,37 +147,38 @@ internal sealed class CheckCoalescer
             if (group.Count == 1)
             {
                 keys = group[0].Keys;
-                values = new RedisValue[1 + group[0].Arguments.Length];
-                values[0] = 1;
-                group[0].Arguments.CopyTo(values, 1);
+                values = group[0].Arguments;
+                values[0] = _countSign;
             }
             else
             {
                 var keyCount = 0;
                 var valueCount = 1;
-                foreach (var check in group)
+                for (var i = 0; i < group.Count; i++)
                 {
-                    keyCount += check.Keys.Length;
-                    valueCount += check.Arguments.Length;
+                    keyCount += group[i].Keys.Length;
+                    valueCount += group[i].Arguments.Length - 1;
                 }
 
                 keys = new RedisKey[keyCount];
                 values = new RedisValue[valueCount];
-                values[0] = group.Count;
+                values[0] = _countSign * group.Count;
                 int k = 0, v = 1;
-                foreach (var check in group)
+                for (var i = 0; i < group.Count; i++)
                 {
+                    var check = group[i];
                     check.Keys.CopyTo(keys, k);
                     k += check.Keys.Length;
-                    check.Arguments.CopyTo(values, v);
-                    v += check.Arguments.Length;
+                    Array.Copy(check.Arguments, 1, values, v, check.Arguments.Length - 1);
+                    v += check.Arguments.Length - 1;
                 }
             }
 
             var items = (RedisResult[])(await _script.EvaluateAsync(database, keys, values).ConfigureAwait(false))!;
             var offset = 0;
-            foreach (var check in group)
+            for (var i = 0; i < group.Count; i++)
             {
+                var check = group[i];
                 check.Completion.TrySetResult(new ArraySegment<RedisResult>(items, offset, check.ReplyLength));
                 offset += check.ReplyLength;
             }

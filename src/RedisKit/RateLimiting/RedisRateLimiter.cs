@@ -7,7 +7,11 @@ using StackExchange.Redis;
 
 namespace RedisKit.RateLimiting;
 
-/// <summary>The Redis implementation of <see cref="IRedisRateLimiter"/>: one generic multi-policy script.</summary>
+/// <summary>
+/// The Redis implementation of <see cref="IRedisRateLimiter"/>. A check of one windowed policy (the common case) takes
+/// the script's single-policy fast path; several policies, or a concurrency policy, take its generic multi-policy path.
+/// Both make the same decisions; each check is one <c>EVALSHA</c>.
+/// </summary>
 internal sealed partial class RedisRateLimiter : IRedisRateLimiter, IDisposable
 {
     internal const string Capability = "ratelimit";
@@ -21,6 +25,7 @@ internal sealed partial class RedisRateLimiter : IRedisRateLimiter, IDisposable
     private readonly Dictionary<string, RateLimitPolicy[]> _single;
     private readonly LocalFallbackLimiters _fallback;
     private readonly CheckCoalescer _coalescer;
+    private readonly CheckCoalescer _fastCoalescer;
     private long _failuresSinceLog;
     private long _failuresInOutage;
     private long _lastFailureLogTicks = long.MinValue;
@@ -39,6 +44,7 @@ internal sealed partial class RedisRateLimiter : IRedisRateLimiter, IDisposable
         }
 
         _coalescer = new CheckCoalescer(connection, CheckScript);
+        _fastCoalescer = new CheckCoalescer(connection, CheckScript, fastPath: true);
         _fallback = new LocalFallbackLimiters(_options.LocalFallbackMaxPartitions, count => LogFallbackReset(Logger, count));
     }
 
@@ -53,10 +59,50 @@ internal sealed partial class RedisRateLimiter : IRedisRateLimiter, IDisposable
     public ValueTask<RateLimitDecision> CheckAsync(string partition, string policyName, long cost = 1, CancellationToken cancellationToken = default) =>
         CheckAsync(partition, GetPolicies(policyName), cost, cancellationToken);
 
-    public async ValueTask<RateLimitDecision> CheckAsync(string partition, IReadOnlyList<RateLimitPolicy> policies, long cost = 1, CancellationToken cancellationToken = default)
+    public ValueTask<RateLimitDecision> CheckAsync(string partition, IReadOnlyList<RateLimitPolicy> policies, long cost = 1, CancellationToken cancellationToken = default)
     {
         Prepare(partition, policies, cost, allowConcurrency: false);
+        return policies.Count == 1
+            ? CheckSingleAsync(partition, policies, cost, cancellationToken)
+            : CheckManyAsync(partition, policies, cost, cancellationToken);
+    }
+
+    private async ValueTask<RateLimitDecision> CheckManyAsync(string partition, IReadOnlyList<RateLimitPolicy> policies, long cost, CancellationToken cancellationToken)
+    {
         var (decision, _) = await RunAsync(partition, policies, cost, leaseId: null, cancellationToken).ConfigureAwait(false);
+        return decision;
+    }
+
+    /// <summary>
+    /// One windowed policy (validated, not a concurrency limiter): the script's fast path, with one async state
+    /// machine, no copies of the arguments, a reply of four integers.
+    /// </summary>
+    private async ValueTask<RateLimitDecision> CheckSingleAsync(string partition, IReadOnlyList<RateLimitPolicy> policies, long cost, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        var started = Stopwatch.GetTimestamp();
+        var policy = policies[0];
+        var (algorithm, limit, windowMs, extra) = policy.ScriptArguments;
+        var pending = new PendingCheck([KeyFor(partition, policy)], [default, algorithm, cost, limit, windowMs, extra], FastReplyLength);
+        RateLimitDecision decision;
+        try
+        {
+            var task = _options.CoalesceConcurrentChecks ? _fastCoalescer.SubmitAsync(pending) : _fastCoalescer.SendAloneAsync(pending);
+            var reply = cancellationToken.CanBeCanceled
+                ? await task.WaitAsync(cancellationToken).ConfigureAwait(false)
+                : await task.ConfigureAwait(false);
+            decision = ParseFast(reply, policies);
+            if (Volatile.Read(ref _failuresInOutage) > 0 && Interlocked.Exchange(ref _failuresInOutage, 0) is > 0 and var failures)
+            {
+                LogRedisRestored(Logger, failures);
+            }
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        {
+            (decision, _) = Fallback(partition, policies, cost, ex); // as CheckManyAsync: window leases hold nothing
+        }
+
+        Finish(decision, started);
         return decision;
     }
 
@@ -70,6 +116,11 @@ internal sealed partial class RedisRateLimiter : IRedisRateLimiter, IDisposable
         for (var i = 0; i < policies.Count; i++)
         {
             hasConcurrency |= policies[i].Algorithm == RateLimitAlgorithm.Concurrency;
+        }
+
+        if (!hasConcurrency && policies.Count == 1)
+        {
+            return new RedisRateLimitLease(await CheckSingleAsync(partition, policies, cost, cancellationToken).ConfigureAwait(false));
         }
 
         var leaseId = hasConcurrency && cost > 0 ? Guid.NewGuid().ToString("N") : null;
@@ -153,25 +204,25 @@ internal sealed partial class RedisRateLimiter : IRedisRateLimiter, IDisposable
         cancellationToken.ThrowIfCancellationRequested();
         var started = Stopwatch.GetTimestamp();
         var keys = new RedisKey[policies.Count];
-        var values = new RedisValue[3 + (4 * policies.Count)];
-        values[0] = policies.Count;
-        values[1] = cost;
-        values[2] = leaseId ?? "";
+        var values = new RedisValue[4 + (4 * policies.Count)]; // [0] is the call's check count, set when sent
+        values[1] = policies.Count;
+        values[2] = cost;
+        values[3] = leaseId ?? "";
         for (var i = 0; i < policies.Count; i++)
         {
             keys[i] = KeyFor(partition, policies[i]);
             var (algorithm, limit, windowMs, extra) = policies[i].ScriptArguments;
-            values[3 + (4 * i)] = algorithm;
-            values[4 + (4 * i)] = limit;
-            values[5 + (4 * i)] = windowMs;
-            values[6 + (4 * i)] = extra;
+            values[4 + (4 * i)] = algorithm;
+            values[5 + (4 * i)] = limit;
+            values[6 + (4 * i)] = windowMs;
+            values[7 + (4 * i)] = extra;
         }
 
         RateLimitDecision decision;
         List<RateLimitLease>? localLeases = null;
         try
         {
-            var pending = new PendingCheck(keys, values);
+            var pending = new PendingCheck(keys, values, 2 + (3 * keys.Length));
             var task = _options.CoalesceConcurrentChecks ? _coalescer.SubmitAsync(pending) : _coalescer.SendAloneAsync(pending);
             var reply = cancellationToken.CanBeCanceled
                 ? await task.WaitAsync(cancellationToken).ConfigureAwait(false)
@@ -187,13 +238,34 @@ internal sealed partial class RedisRateLimiter : IRedisRateLimiter, IDisposable
             (decision, localLeases) = Fallback(partition, policies, cost, ex);
         }
 
-        Metrics.Decision(decision, Stopwatch.GetElapsedTime(started).TotalSeconds);
+        Finish(decision, started);
+        return (decision, localLeases);
+    }
+
+    private void Finish(RateLimitDecision decision, long started)
+    {
+        Metrics.Decision(decision, started);
         if (!decision.IsAllowed)
         {
             LogDenied(Logger, decision.Deciding.Policy.Name, decision.RetryAfter);
         }
+    }
 
-        return (decision, localLeases);
+    private const int FastReplyLength = 4;
+
+    /// <summary>The fast path's reply of one check: allowed, remaining, reset ms, retry-after ms.</summary>
+    private static RateLimitDecision ParseFast(ArraySegment<RedisResult> items, IReadOnlyList<RateLimitPolicy> policies)
+    {
+        var allowed = (long)items[0] == 1;
+        var reset = (long)items[2];
+        var retry = (long)items[3];
+        var result = new RateLimitPolicyResult(
+            policies[0],
+            retry == 0,
+            (long)items[1],
+            TimeSpan.FromMilliseconds(Math.Max(0, reset)),
+            retry > 0 ? TimeSpan.FromMilliseconds(retry) : null);
+        return new RateLimitDecision(allowed, [result], 0, RateLimitDecisionSource.Redis);
     }
 
     private static RateLimitDecision Parse(ArraySegment<RedisResult> items, IReadOnlyList<RateLimitPolicy> policies)
