@@ -3,19 +3,49 @@ using StackExchange.Redis;
 
 namespace RedisKit.RateLimiting;
 
-/// <summary>
-/// One check waiting to be sent: its keys, its script arguments, its reply length. <see cref="Arguments"/>[0] is
-/// reserved for the call's leading check count, so a check sent alone is sent without copying its arguments.
-/// </summary>
-internal sealed class PendingCheck(RedisKey[] keys, RedisValue[] arguments, int replyLength)
+/// <summary>A check waiting to be sent: it writes its own keys and arguments into the call and takes its part of the reply.</summary>
+internal abstract class PendingCheck
 {
-    public RedisKey[] Keys { get; } = keys;
+    /// <summary>Its first key (cluster calls group checks by this key's slot; all its keys share that slot).</summary>
+    public abstract RedisKey FirstKey { get; }
 
-    public RedisValue[] Arguments { get; } = arguments;
+    public abstract int KeyCount { get; }
 
-    public int ReplyLength { get; } = replyLength;
+    /// <summary>Its script arguments, not counting the call's leading check count.</summary>
+    public abstract int ArgumentCount { get; }
+
+    public abstract int ReplyLength { get; }
+
+    /// <summary>Writes its keys at <paramref name="keyOffset"/> and its arguments at <paramref name="valueOffset"/>.</summary>
+    public abstract void Write(RedisKey[] keys, int keyOffset, RedisValue[] values, int valueOffset);
+
+    public abstract void Complete(ArraySegment<RedisResult> reply);
+
+    public abstract void Fail(Exception exception);
+}
+
+/// <summary>A check of the generic layout, with prepared arrays; awaited through <see cref="Completion"/>.</summary>
+internal sealed class GenericPendingCheck(RedisKey[] keys, RedisValue[] arguments) : PendingCheck
+{
+    public override RedisKey FirstKey => keys[0];
+
+    public override int KeyCount => keys.Length;
+
+    public override int ArgumentCount => arguments.Length;
+
+    public override int ReplyLength => 2 + (3 * keys.Length);
 
     public TaskCompletionSource<ArraySegment<RedisResult>> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public override void Write(RedisKey[] keys1, int keyOffset, RedisValue[] values, int valueOffset)
+    {
+        keys.CopyTo(keys1, keyOffset);
+        arguments.CopyTo(values, valueOffset);
+    }
+
+    public override void Complete(ArraySegment<RedisResult> reply) => Completion.TrySetResult(reply);
+
+    public override void Fail(Exception exception) => Completion.TrySetException(exception);
 }
 
 /// <summary>
@@ -44,19 +74,27 @@ internal sealed class CheckCoalescer
         _countSign = fastPath ? -1 : 1;
     }
 
-    public Task<ArraySegment<RedisResult>> SubmitAsync(PendingCheck check)
+    /// <summary>Queues the check; it is completed (or failed) when its call returns.</summary>
+    public void Submit(PendingCheck check)
     {
         _queue.Enqueue(check);
         Pump();
-        return check.Completion.Task;
     }
 
-    /// <summary>Sends one check alone (coalescing disabled).</summary>
-    public async Task<ArraySegment<RedisResult>> SendAloneAsync(PendingCheck check)
+    /// <summary>Sends one check alone (coalescing disabled); it is completed (or failed) when its call returns.</summary>
+    public void SendAlone(PendingCheck check) => _ = SendAloneAsync(check);
+
+    private async Task SendAloneAsync(PendingCheck check)
     {
-        var database = await _connection.GetDatabaseAsync().ConfigureAwait(false);
-        await SendGroupAsync(database, [check]).ConfigureAwait(false);
-        return await check.Completion.Task.ConfigureAwait(false);
+        try
+        {
+            var database = await _connection.GetDatabaseAsync().ConfigureAwait(false);
+            await SendGroupAsync(database, [check]).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            check.Fail(ex);
+        }
     }
 
     private void Pump()
@@ -102,7 +140,7 @@ internal sealed class CheckCoalescer
             }
             else
             {
-                var groups = batch.GroupBy(c => multiplexer.HashSlot(c.Keys[0])).Select(g => SendGroupAsync(database, [.. g]));
+                var groups = batch.GroupBy(c => multiplexer.HashSlot(c.FirstKey)).Select(g => SendGroupAsync(database, [.. g]));
                 await Task.WhenAll(groups).ConfigureAwait(false);
             }
         }
@@ -110,7 +148,7 @@ internal sealed class CheckCoalescer
         {
             foreach (var check in batch)
             {
-                check.Completion.TrySetException(ex);
+                check.Fail(ex);
             }
         }
         finally
@@ -142,36 +180,24 @@ internal sealed class CheckCoalescer
     {
         try
         {
-            RedisKey[] keys;
-            RedisValue[] values;
-            if (group.Count == 1)
+            var keyCount = 0;
+            var valueCount = 1;
+            for (var i = 0; i < group.Count; i++)
             {
-                keys = group[0].Keys;
-                values = group[0].Arguments;
-                values[0] = _countSign;
+                keyCount += group[i].KeyCount;
+                valueCount += group[i].ArgumentCount;
             }
-            else
-            {
-                var keyCount = 0;
-                var valueCount = 1;
-                for (var i = 0; i < group.Count; i++)
-                {
-                    keyCount += group[i].Keys.Length;
-                    valueCount += group[i].Arguments.Length - 1;
-                }
 
-                keys = new RedisKey[keyCount];
-                values = new RedisValue[valueCount];
-                values[0] = _countSign * group.Count;
-                int k = 0, v = 1;
-                for (var i = 0; i < group.Count; i++)
-                {
-                    var check = group[i];
-                    check.Keys.CopyTo(keys, k);
-                    k += check.Keys.Length;
-                    Array.Copy(check.Arguments, 1, values, v, check.Arguments.Length - 1);
-                    v += check.Arguments.Length - 1;
-                }
+            var keys = new RedisKey[keyCount];
+            var values = new RedisValue[valueCount];
+            values[0] = _countSign * group.Count;
+            int k = 0, v = 1;
+            for (var i = 0; i < group.Count; i++)
+            {
+                var check = group[i];
+                check.Write(keys, k, values, v);
+                k += check.KeyCount;
+                v += check.ArgumentCount;
             }
 
             var items = (RedisResult[])(await _script.EvaluateAsync(database, keys, values).ConfigureAwait(false))!;
@@ -179,7 +205,7 @@ internal sealed class CheckCoalescer
             for (var i = 0; i < group.Count; i++)
             {
                 var check = group[i];
-                check.Completion.TrySetResult(new ArraySegment<RedisResult>(items, offset, check.ReplyLength));
+                check.Complete(new ArraySegment<RedisResult>(items, offset, check.ReplyLength));
                 offset += check.ReplyLength;
             }
         }
@@ -187,7 +213,7 @@ internal sealed class CheckCoalescer
         {
             foreach (var check in group)
             {
-                check.Completion.TrySetException(ex);
+                check.Fail(ex);
             }
         }
     }

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Threading.RateLimiting;
+using System.Threading.Tasks.Sources;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using StackExchange.Redis;
@@ -61,9 +62,17 @@ internal sealed partial class RedisRateLimiter : IRedisRateLimiter, IDisposable
 
     public ValueTask<RateLimitDecision> CheckAsync(string partition, IReadOnlyList<RateLimitPolicy> policies, long cost = 1, CancellationToken cancellationToken = default)
     {
-        Prepare(partition, policies, cost, allowConcurrency: false);
+        try
+        {
+            Prepare(partition, policies, cost, allowConcurrency: false);
+        }
+        catch (ArgumentException ex)
+        {
+            return ValueTask.FromException<RateLimitDecision>(ex);
+        }
+
         return policies.Count == 1
-            ? CheckSingleAsync(partition, policies, cost, cancellationToken)
+            ? CheckSingle(partition, policies, cost, cancellationToken)
             : CheckManyAsync(partition, policies, cost, cancellationToken);
     }
 
@@ -74,36 +83,28 @@ internal sealed partial class RedisRateLimiter : IRedisRateLimiter, IDisposable
     }
 
     /// <summary>
-    /// One windowed policy (validated, not a concurrency limiter): the script's fast path, with one async state
-    /// machine, no copies of the arguments, a reply of four integers.
+    /// One windowed policy (validated, not a concurrency limiter): the script's fast path. The check object is the
+    /// awaited value task's source, so a check allocates its key, that object and its decision; no async state machine,
+    /// no task, no argument arrays of its own (they are written straight into the call's arrays).
     /// </summary>
-    private async ValueTask<RateLimitDecision> CheckSingleAsync(string partition, IReadOnlyList<RateLimitPolicy> policies, long cost, CancellationToken cancellationToken)
+    private ValueTask<RateLimitDecision> CheckSingle(string partition, IReadOnlyList<RateLimitPolicy> policies, long cost, CancellationToken cancellationToken)
     {
-        cancellationToken.ThrowIfCancellationRequested();
-        var started = Stopwatch.GetTimestamp();
-        var policy = policies[0];
-        var (algorithm, limit, windowMs, extra) = policy.ScriptArguments;
-        var pending = new PendingCheck([KeyFor(partition, policy)], [default, algorithm, cost, limit, windowMs, extra], FastReplyLength);
-        RateLimitDecision decision;
-        try
+        if (cancellationToken.IsCancellationRequested)
         {
-            var task = _options.CoalesceConcurrentChecks ? _fastCoalescer.SubmitAsync(pending) : _fastCoalescer.SendAloneAsync(pending);
-            var reply = cancellationToken.CanBeCanceled
-                ? await task.WaitAsync(cancellationToken).ConfigureAwait(false)
-                : await task.ConfigureAwait(false);
-            decision = ParseFast(reply, policies);
-            if (Volatile.Read(ref _failuresInOutage) > 0 && Interlocked.Exchange(ref _failuresInOutage, 0) is > 0 and var failures)
-            {
-                LogRedisRestored(Logger, failures);
-            }
-        }
-        catch (Exception ex) when (ex is RedisException or TimeoutException)
-        {
-            (decision, _) = Fallback(partition, policies, cost, ex); // as CheckManyAsync: window leases hold nothing
+            return ValueTask.FromCanceled<RateLimitDecision>(cancellationToken);
         }
 
-        Finish(decision, started);
-        return decision;
+        var check = new FastCheck(this, KeyFor(partition, policies[0]), partition, policies, cost, cancellationToken);
+        if (_options.CoalesceConcurrentChecks)
+        {
+            _fastCoalescer.Submit(check);
+        }
+        else
+        {
+            _fastCoalescer.SendAlone(check);
+        }
+
+        return check.Task;
     }
 
     public ValueTask<RedisRateLimitLease> AcquireAsync(string partition, string policyName, long cost = 1, CancellationToken cancellationToken = default) =>
@@ -120,7 +121,7 @@ internal sealed partial class RedisRateLimiter : IRedisRateLimiter, IDisposable
 
         if (!hasConcurrency && policies.Count == 1)
         {
-            return new RedisRateLimitLease(await CheckSingleAsync(partition, policies, cost, cancellationToken).ConfigureAwait(false));
+            return new RedisRateLimitLease(await CheckSingle(partition, policies, cost, cancellationToken).ConfigureAwait(false));
         }
 
         var leaseId = hasConcurrency && cost > 0 ? Guid.NewGuid().ToString("N") : null;
@@ -204,34 +205,40 @@ internal sealed partial class RedisRateLimiter : IRedisRateLimiter, IDisposable
         cancellationToken.ThrowIfCancellationRequested();
         var started = Stopwatch.GetTimestamp();
         var keys = new RedisKey[policies.Count];
-        var values = new RedisValue[4 + (4 * policies.Count)]; // [0] is the call's check count, set when sent
-        values[1] = policies.Count;
-        values[2] = cost;
-        values[3] = leaseId ?? "";
+        var values = new RedisValue[3 + (4 * policies.Count)];
+        values[0] = policies.Count;
+        values[1] = cost;
+        values[2] = leaseId ?? "";
         for (var i = 0; i < policies.Count; i++)
         {
             keys[i] = KeyFor(partition, policies[i]);
             var (algorithm, limit, windowMs, extra) = policies[i].ScriptArguments;
-            values[4 + (4 * i)] = algorithm;
-            values[5 + (4 * i)] = limit;
-            values[6 + (4 * i)] = windowMs;
-            values[7 + (4 * i)] = extra;
+            values[3 + (4 * i)] = algorithm;
+            values[4 + (4 * i)] = limit;
+            values[5 + (4 * i)] = windowMs;
+            values[6 + (4 * i)] = extra;
         }
 
         RateLimitDecision decision;
         List<RateLimitLease>? localLeases = null;
         try
         {
-            var pending = new PendingCheck(keys, values, 2 + (3 * keys.Length));
-            var task = _options.CoalesceConcurrentChecks ? _coalescer.SubmitAsync(pending) : _coalescer.SendAloneAsync(pending);
+            var pending = new GenericPendingCheck(keys, values);
+            if (_options.CoalesceConcurrentChecks)
+            {
+                _coalescer.Submit(pending);
+            }
+            else
+            {
+                _coalescer.SendAlone(pending);
+            }
+
+            var task = pending.Completion.Task;
             var reply = cancellationToken.CanBeCanceled
                 ? await task.WaitAsync(cancellationToken).ConfigureAwait(false)
                 : await task.ConfigureAwait(false);
             decision = Parse(reply, policies);
-            if (Interlocked.Exchange(ref _failuresInOutage, 0) is > 0 and var failures)
-            {
-                LogRedisRestored(Logger, failures);
-            }
+            RedisAnswered();
         }
         catch (Exception ex) when (ex is RedisException or TimeoutException)
         {
@@ -240,6 +247,14 @@ internal sealed partial class RedisRateLimiter : IRedisRateLimiter, IDisposable
 
         Finish(decision, started);
         return (decision, localLeases);
+    }
+
+    private void RedisAnswered()
+    {
+        if (Volatile.Read(ref _failuresInOutage) > 0 && Interlocked.Exchange(ref _failuresInOutage, 0) is > 0 and var failures)
+        {
+            LogRedisRestored(Logger, failures);
+        }
     }
 
     private void Finish(RateLimitDecision decision, long started)
@@ -265,7 +280,126 @@ internal sealed partial class RedisRateLimiter : IRedisRateLimiter, IDisposable
             (long)items[1],
             TimeSpan.FromMilliseconds(Math.Max(0, reset)),
             retry > 0 ? TimeSpan.FromMilliseconds(retry) : null);
-        return new RateLimitDecision(allowed, [result], 0, RateLimitDecisionSource.Redis);
+        return new RateLimitDecision(allowed, result, RateLimitDecisionSource.Redis);
+    }
+
+    /// <summary>A single-policy check on the fast path: what it sends, and the source of the value task its caller awaits.</summary>
+    private sealed class FastCheck : PendingCheck, IValueTaskSource<RateLimitDecision>
+    {
+        private readonly RedisRateLimiter _limiter;
+        private readonly RedisKey _key;
+        private readonly string _partition;
+        private readonly IReadOnlyList<RateLimitPolicy> _policies;
+        private readonly long _cost;
+        private readonly long _started;
+        private readonly CancellationTokenRegistration _cancellation;
+        private ManualResetValueTaskSourceCore<RateLimitDecision> _core;
+        private int _done;
+
+        public FastCheck(RedisRateLimiter limiter, RedisKey key, string partition, IReadOnlyList<RateLimitPolicy> policies, long cost, CancellationToken cancellationToken)
+        {
+            _limiter = limiter;
+            _key = key;
+            _partition = partition;
+            _policies = policies;
+            _cost = cost;
+            _started = Stopwatch.GetTimestamp();
+            _core.RunContinuationsAsynchronously = true;
+            if (cancellationToken.CanBeCanceled)
+            {
+                _cancellation = cancellationToken.UnsafeRegister(static (state, token) => ((FastCheck)state!).Cancel(token), this);
+            }
+        }
+
+        public ValueTask<RateLimitDecision> Task => new(this, _core.Version);
+
+        public override RedisKey FirstKey => _key;
+
+        public override int KeyCount => 1;
+
+        public override int ArgumentCount => 5;
+
+        public override int ReplyLength => FastReplyLength;
+
+        public override void Write(RedisKey[] keys, int keyOffset, RedisValue[] values, int valueOffset)
+        {
+            var (algorithm, limit, windowMs, extra) = _policies[0].ScriptArguments;
+            keys[keyOffset] = _key;
+            values[valueOffset] = algorithm;
+            values[valueOffset + 1] = _cost;
+            values[valueOffset + 2] = limit;
+            values[valueOffset + 3] = windowMs;
+            values[valueOffset + 4] = extra;
+        }
+
+        public override void Complete(ArraySegment<RedisResult> reply)
+        {
+            if (Volatile.Read(ref _done) != 0)
+            {
+                return;
+            }
+
+            RateLimitDecision decision;
+            try
+            {
+                decision = ParseFast(reply, _policies);
+            }
+            catch (Exception ex)
+            {
+                Fail(ex);
+                return;
+            }
+
+            _limiter.RedisAnswered();
+            SetResult(decision);
+        }
+
+        public override void Fail(Exception exception)
+        {
+            if (exception is not (RedisException or TimeoutException))
+            {
+                if (Interlocked.Exchange(ref _done, 1) == 0)
+                {
+                    _cancellation.Dispose();
+                    _core.SetException(exception);
+                }
+
+                return;
+            }
+
+            if (Volatile.Read(ref _done) != 0)
+            {
+                return;
+            }
+
+            var (decision, _) = _limiter.Fallback(_partition, _policies, _cost, exception); // window leases hold nothing
+            SetResult(decision);
+        }
+
+        private void SetResult(RateLimitDecision decision)
+        {
+            if (Interlocked.Exchange(ref _done, 1) == 0)
+            {
+                _cancellation.Dispose();
+                _limiter.Finish(decision, _started);
+                _core.SetResult(decision);
+            }
+        }
+
+        private void Cancel(CancellationToken token)
+        {
+            if (Interlocked.Exchange(ref _done, 1) == 0)
+            {
+                _core.SetException(new TaskCanceledException(null, null, token));
+            }
+        }
+
+        public RateLimitDecision GetResult(short token) => _core.GetResult(token);
+
+        public ValueTaskSourceStatus GetStatus(short token) => _core.GetStatus(token);
+
+        public void OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
+            _core.OnCompleted(continuation, state, token, flags);
     }
 
     private static RateLimitDecision Parse(ArraySegment<RedisResult> items, IReadOnlyList<RateLimitPolicy> policies)
