@@ -161,7 +161,7 @@ public partial class FastPathTests
 
     [Theory]
     [MemberData(nameof(WindowedAlgorithms))]
-    public async Task FastPath_500ConcurrentChecksCoalesced_LimitOf100_ExactlyHundredAllowedPerPartition(RateLimitAlgorithm algorithm)
+    public async Task FastPath_1000ConcurrentChecksCoalesced_TwoPartitionsLimitOf100_ExactlyHundredAllowedEach(RateLimitAlgorithm algorithm)
     {
         var server = await Servers.Redis();
         var prefix = Servers.NewPrefix();
