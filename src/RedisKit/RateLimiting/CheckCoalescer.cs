@@ -16,8 +16,8 @@ internal abstract class PendingCheck
 
     public abstract int ReplyLength { get; }
 
-    /// <summary>Writes its keys at <paramref name="keyOffset"/> and its arguments at <paramref name="valueOffset"/>.</summary>
-    public abstract void Write(RedisKey[] keys, int keyOffset, RedisValue[] values, int valueOffset);
+    /// <summary>Writes its keys into the call's keys at <paramref name="keyOffset"/> and its arguments into the call's arguments at <paramref name="valueOffset"/>.</summary>
+    public abstract void Write(RedisKey[] callKeys, int keyOffset, RedisValue[] callValues, int valueOffset);
 
     public abstract void Complete(ArraySegment<RedisResult> reply);
 
@@ -37,10 +37,10 @@ internal sealed class GenericPendingCheck(RedisKey[] keys, RedisValue[] argument
 
     public TaskCompletionSource<ArraySegment<RedisResult>> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    public override void Write(RedisKey[] keys1, int keyOffset, RedisValue[] values, int valueOffset)
+    public override void Write(RedisKey[] callKeys, int keyOffset, RedisValue[] callValues, int valueOffset)
     {
-        keys.CopyTo(keys1, keyOffset);
-        arguments.CopyTo(values, valueOffset);
+        keys.CopyTo(callKeys, keyOffset);
+        arguments.CopyTo(callValues, valueOffset);
     }
 
     public override void Complete(ArraySegment<RedisResult> reply) => Completion.TrySetResult(reply);

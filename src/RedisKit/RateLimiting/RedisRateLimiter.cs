@@ -94,7 +94,17 @@ internal sealed partial class RedisRateLimiter : IRedisRateLimiter, IDisposable
             return ValueTask.FromCanceled<RateLimitDecision>(cancellationToken);
         }
 
-        var check = new FastCheck(this, KeyFor(partition, policies[0]), partition, policies, cost, cancellationToken);
+        RedisKey key;
+        try
+        {
+            key = KeyFor(partition, policies[0]);
+        }
+        catch (RedisKeyTooLongException ex)
+        {
+            return ValueTask.FromException<RateLimitDecision>(ex); // as from an async method
+        }
+
+        var check = new FastCheck(this, key, partition, policies, cost, cancellationToken);
         if (_options.CoalesceConcurrentChecks)
         {
             _fastCoalescer.Submit(check);
@@ -321,15 +331,15 @@ internal sealed partial class RedisRateLimiter : IRedisRateLimiter, IDisposable
 
         public override int ReplyLength => FastReplyLength;
 
-        public override void Write(RedisKey[] keys, int keyOffset, RedisValue[] values, int valueOffset)
+        public override void Write(RedisKey[] callKeys, int keyOffset, RedisValue[] callValues, int valueOffset)
         {
             var (algorithm, limit, windowMs, extra) = _policies[0].ScriptArguments;
-            keys[keyOffset] = _key;
-            values[valueOffset] = algorithm;
-            values[valueOffset + 1] = _cost;
-            values[valueOffset + 2] = limit;
-            values[valueOffset + 3] = windowMs;
-            values[valueOffset + 4] = extra;
+            callKeys[keyOffset] = _key;
+            callValues[valueOffset] = algorithm;
+            callValues[valueOffset + 1] = _cost;
+            callValues[valueOffset + 2] = limit;
+            callValues[valueOffset + 3] = windowMs;
+            callValues[valueOffset + 4] = extra;
         }
 
         public override void Complete(ArraySegment<RedisResult> reply)
