@@ -3,16 +3,49 @@ using StackExchange.Redis;
 
 namespace RedisKit.RateLimiting;
 
-/// <summary>One check waiting to be sent: its keys, its script arguments (after the leading check count), its reply.</summary>
-internal sealed class PendingCheck(RedisKey[] keys, RedisValue[] arguments)
+/// <summary>A check waiting to be sent: it writes its own keys and arguments into the call and takes its part of the reply.</summary>
+internal abstract class PendingCheck
 {
-    public RedisKey[] Keys { get; } = keys;
+    /// <summary>Its first key (cluster calls group checks by this key's slot; all its keys share that slot).</summary>
+    public abstract RedisKey FirstKey { get; }
 
-    public RedisValue[] Arguments { get; } = arguments;
+    public abstract int KeyCount { get; }
 
-    public int ReplyLength => 2 + (3 * Keys.Length);
+    /// <summary>Its script arguments, not counting the call's leading check count.</summary>
+    public abstract int ArgumentCount { get; }
+
+    public abstract int ReplyLength { get; }
+
+    /// <summary>Writes its keys into the call's keys at <paramref name="keyOffset"/> and its arguments into the call's arguments at <paramref name="valueOffset"/>.</summary>
+    public abstract void Write(RedisKey[] callKeys, int keyOffset, RedisValue[] callValues, int valueOffset);
+
+    public abstract void Complete(ArraySegment<RedisResult> reply);
+
+    public abstract void Fail(Exception exception);
+}
+
+/// <summary>A check of the generic layout, with prepared arrays; awaited through <see cref="Completion"/>.</summary>
+internal sealed class GenericPendingCheck(RedisKey[] keys, RedisValue[] arguments) : PendingCheck
+{
+    public override RedisKey FirstKey => keys[0];
+
+    public override int KeyCount => keys.Length;
+
+    public override int ArgumentCount => arguments.Length;
+
+    public override int ReplyLength => 2 + (3 * keys.Length);
 
     public TaskCompletionSource<ArraySegment<RedisResult>> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public override void Write(RedisKey[] callKeys, int keyOffset, RedisValue[] callValues, int valueOffset)
+    {
+        keys.CopyTo(callKeys, keyOffset);
+        arguments.CopyTo(callValues, valueOffset);
+    }
+
+    public override void Complete(ArraySegment<RedisResult> reply) => Completion.TrySetResult(reply);
+
+    public override void Fail(Exception exception) => Completion.TrySetException(exception);
 }
 
 /// <summary>
@@ -20,7 +53,8 @@ internal sealed class PendingCheck(RedisKey[] keys, RedisValue[] arguments)
 /// in flight; checks that arrive meanwhile wait for a free slot and then go together in one call of the same
 /// script (on a cluster, one call per hash slot). Every check still costs at most one round trip, is atomic on its
 /// own, and sees the effects of the checks before it in the same call; under concurrency the per-call cost of Lua
-/// in Redis is shared by many checks.
+/// in Redis is shared by many checks. One coalescer per argument layout: the generic multi-policy layout (leading
+/// count positive) or the single-policy fast path (leading count negative), so a call never mixes the two.
 /// </summary>
 internal sealed class CheckCoalescer
 {
@@ -28,29 +62,39 @@ internal sealed class CheckCoalescer
     internal const int MaxBatch = 64;
     private readonly IRedisConnection _connection;
     private readonly RedisScript _script;
+    private readonly int _countSign;
     private readonly ConcurrentQueue<PendingCheck> _queue = new();
     private int _inFlight;
     private int _topology; // 0 unknown, 1 single endpoint (any keys together), 2 cluster (group by slot)
 
-    public CheckCoalescer(IRedisConnection connection, RedisScript script)
+    public CheckCoalescer(IRedisConnection connection, RedisScript script, bool fastPath = false)
     {
         _connection = connection;
         _script = script;
+        _countSign = fastPath ? -1 : 1;
     }
 
-    public Task<ArraySegment<RedisResult>> SubmitAsync(PendingCheck check)
+    /// <summary>Queues the check; it is completed (or failed) when its call returns.</summary>
+    public void Submit(PendingCheck check)
     {
         _queue.Enqueue(check);
         Pump();
-        return check.Completion.Task;
     }
 
-    /// <summary>Sends one check alone (coalescing disabled).</summary>
-    public async Task<ArraySegment<RedisResult>> SendAloneAsync(PendingCheck check)
+    /// <summary>Sends one check alone (coalescing disabled); it is completed (or failed) when its call returns.</summary>
+    public void SendAlone(PendingCheck check) => _ = SendAloneAsync(check);
+
+    private async Task SendAloneAsync(PendingCheck check)
     {
-        var database = await _connection.GetDatabaseAsync().ConfigureAwait(false);
-        await SendGroupAsync(database, [check]).ConfigureAwait(false);
-        return await check.Completion.Task.ConfigureAwait(false);
+        try
+        {
+            var database = await _connection.GetDatabaseAsync().ConfigureAwait(false);
+            await SendGroupAsync(database, [check]).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            check.Fail(ex);
+        }
     }
 
     private void Pump()
@@ -96,7 +140,7 @@ internal sealed class CheckCoalescer
             }
             else
             {
-                var groups = batch.GroupBy(c => multiplexer.HashSlot(c.Keys[0])).Select(g => SendGroupAsync(database, [.. g]));
+                var groups = batch.GroupBy(c => multiplexer.HashSlot(c.FirstKey)).Select(g => SendGroupAsync(database, [.. g]));
                 await Task.WhenAll(groups).ConfigureAwait(false);
             }
         }
@@ -104,7 +148,7 @@ internal sealed class CheckCoalescer
         {
             foreach (var check in batch)
             {
-                check.Completion.TrySetException(ex);
+                check.Fail(ex);
             }
         }
         finally
@@ -136,43 +180,32 @@ internal sealed class CheckCoalescer
     {
         try
         {
-            RedisKey[] keys;
-            RedisValue[] values;
-            if (group.Count == 1)
+            var keyCount = 0;
+            var valueCount = 1;
+            for (var i = 0; i < group.Count; i++)
             {
-                keys = group[0].Keys;
-                values = new RedisValue[1 + group[0].Arguments.Length];
-                values[0] = 1;
-                group[0].Arguments.CopyTo(values, 1);
+                keyCount += group[i].KeyCount;
+                valueCount += group[i].ArgumentCount;
             }
-            else
-            {
-                var keyCount = 0;
-                var valueCount = 1;
-                foreach (var check in group)
-                {
-                    keyCount += check.Keys.Length;
-                    valueCount += check.Arguments.Length;
-                }
 
-                keys = new RedisKey[keyCount];
-                values = new RedisValue[valueCount];
-                values[0] = group.Count;
-                int k = 0, v = 1;
-                foreach (var check in group)
-                {
-                    check.Keys.CopyTo(keys, k);
-                    k += check.Keys.Length;
-                    check.Arguments.CopyTo(values, v);
-                    v += check.Arguments.Length;
-                }
+            var keys = new RedisKey[keyCount];
+            var values = new RedisValue[valueCount];
+            values[0] = _countSign * group.Count;
+            int k = 0, v = 1;
+            for (var i = 0; i < group.Count; i++)
+            {
+                var check = group[i];
+                check.Write(keys, k, values, v);
+                k += check.KeyCount;
+                v += check.ArgumentCount;
             }
 
             var items = (RedisResult[])(await _script.EvaluateAsync(database, keys, values).ConfigureAwait(false))!;
             var offset = 0;
-            foreach (var check in group)
+            for (var i = 0; i < group.Count; i++)
             {
-                check.Completion.TrySetResult(new ArraySegment<RedisResult>(items, offset, check.ReplyLength));
+                var check = group[i];
+                check.Complete(new ArraySegment<RedisResult>(items, offset, check.ReplyLength));
                 offset += check.ReplyLength;
             }
         }
@@ -180,7 +213,7 @@ internal sealed class CheckCoalescer
         {
             foreach (var check in group)
             {
-                check.Completion.TrySetException(ex);
+                check.Fail(ex);
             }
         }
     }

@@ -14,11 +14,21 @@ public readonly record struct RateLimitPolicyResult(RateLimitPolicy Policy, bool
 /// </summary>
 public sealed class RateLimitDecision
 {
+    private RateLimitPolicyResult[]? _policies;
+
     internal RateLimitDecision(bool isAllowed, RateLimitPolicyResult[] results, int decidingIndex, RateLimitDecisionSource source)
     {
         IsAllowed = isAllowed;
-        Policies = results;
+        _policies = results;
         Deciding = results[decidingIndex];
+        Source = source;
+    }
+
+    /// <summary>A decision of one policy; <see cref="Policies"/> is built on first read.</summary>
+    internal RateLimitDecision(bool isAllowed, RateLimitPolicyResult result, RateLimitDecisionSource source)
+    {
+        IsAllowed = isAllowed;
+        Deciding = result;
         Source = source;
     }
 
@@ -44,7 +54,7 @@ public sealed class RateLimitDecision
     public TimeSpan? RetryAfter => Deciding.RetryAfter;
 
     /// <summary>Every policy's result, in the order given.</summary>
-    public IReadOnlyList<RateLimitPolicyResult> Policies { get; }
+    public IReadOnlyList<RateLimitPolicyResult> Policies => _policies ??= [Deciding];
 
     /// <summary>Whether Redis decided or, because it failed, the policies' failure modes.</summary>
     public RateLimitDecisionSource Source { get; }

@@ -1,13 +1,18 @@
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Threading.RateLimiting;
+using System.Threading.Tasks.Sources;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using StackExchange.Redis;
 
 namespace RedisKit.RateLimiting;
 
-/// <summary>The Redis implementation of <see cref="IRedisRateLimiter"/>: one generic multi-policy script.</summary>
+/// <summary>
+/// The Redis implementation of <see cref="IRedisRateLimiter"/>. A check of one windowed policy (the common case) takes
+/// the script's single-policy fast path; several policies, or a concurrency policy, take its generic multi-policy path.
+/// Both make the same decisions; each check is one <c>EVALSHA</c>.
+/// </summary>
 internal sealed partial class RedisRateLimiter : IRedisRateLimiter, IDisposable
 {
     internal const string Capability = "ratelimit";
@@ -21,6 +26,7 @@ internal sealed partial class RedisRateLimiter : IRedisRateLimiter, IDisposable
     private readonly Dictionary<string, RateLimitPolicy[]> _single;
     private readonly LocalFallbackLimiters _fallback;
     private readonly CheckCoalescer _coalescer;
+    private readonly CheckCoalescer _fastCoalescer;
     private long _failuresSinceLog;
     private long _failuresInOutage;
     private long _lastFailureLogTicks = long.MinValue;
@@ -39,6 +45,7 @@ internal sealed partial class RedisRateLimiter : IRedisRateLimiter, IDisposable
         }
 
         _coalescer = new CheckCoalescer(connection, CheckScript);
+        _fastCoalescer = new CheckCoalescer(connection, CheckScript, fastPath: true);
         _fallback = new LocalFallbackLimiters(_options.LocalFallbackMaxPartitions, count => LogFallbackReset(Logger, count));
     }
 
@@ -53,11 +60,61 @@ internal sealed partial class RedisRateLimiter : IRedisRateLimiter, IDisposable
     public ValueTask<RateLimitDecision> CheckAsync(string partition, string policyName, long cost = 1, CancellationToken cancellationToken = default) =>
         CheckAsync(partition, GetPolicies(policyName), cost, cancellationToken);
 
-    public async ValueTask<RateLimitDecision> CheckAsync(string partition, IReadOnlyList<RateLimitPolicy> policies, long cost = 1, CancellationToken cancellationToken = default)
+    public ValueTask<RateLimitDecision> CheckAsync(string partition, IReadOnlyList<RateLimitPolicy> policies, long cost = 1, CancellationToken cancellationToken = default)
     {
-        Prepare(partition, policies, cost, allowConcurrency: false);
+        try
+        {
+            Prepare(partition, policies, cost, allowConcurrency: false);
+        }
+        catch (ArgumentException ex)
+        {
+            return ValueTask.FromException<RateLimitDecision>(ex);
+        }
+
+        return policies.Count == 1
+            ? CheckSingle(partition, policies, cost, cancellationToken)
+            : CheckManyAsync(partition, policies, cost, cancellationToken);
+    }
+
+    private async ValueTask<RateLimitDecision> CheckManyAsync(string partition, IReadOnlyList<RateLimitPolicy> policies, long cost, CancellationToken cancellationToken)
+    {
         var (decision, _) = await RunAsync(partition, policies, cost, leaseId: null, cancellationToken).ConfigureAwait(false);
         return decision;
+    }
+
+    /// <summary>
+    /// One windowed policy (validated, not a concurrency limiter): the script's fast path. The check object is the
+    /// awaited value task's source, so a check allocates its key, that object and its decision; no async state machine,
+    /// no task, no argument arrays of its own (they are written straight into the call's arrays).
+    /// </summary>
+    private ValueTask<RateLimitDecision> CheckSingle(string partition, IReadOnlyList<RateLimitPolicy> policies, long cost, CancellationToken cancellationToken)
+    {
+        if (cancellationToken.IsCancellationRequested)
+        {
+            return ValueTask.FromCanceled<RateLimitDecision>(cancellationToken);
+        }
+
+        RedisKey key;
+        try
+        {
+            key = KeyFor(partition, policies[0]);
+        }
+        catch (RedisKeyTooLongException ex)
+        {
+            return ValueTask.FromException<RateLimitDecision>(ex); // as from an async method
+        }
+
+        var check = new FastCheck(this, key, partition, policies, cost, cancellationToken);
+        if (_options.CoalesceConcurrentChecks)
+        {
+            _fastCoalescer.Submit(check);
+        }
+        else
+        {
+            _fastCoalescer.SendAlone(check);
+        }
+
+        return check.Task;
     }
 
     public ValueTask<RedisRateLimitLease> AcquireAsync(string partition, string policyName, long cost = 1, CancellationToken cancellationToken = default) =>
@@ -70,6 +127,11 @@ internal sealed partial class RedisRateLimiter : IRedisRateLimiter, IDisposable
         for (var i = 0; i < policies.Count; i++)
         {
             hasConcurrency |= policies[i].Algorithm == RateLimitAlgorithm.Concurrency;
+        }
+
+        if (!hasConcurrency && policies.Count == 1)
+        {
+            return new RedisRateLimitLease(await CheckSingle(partition, policies, cost, cancellationToken).ConfigureAwait(false));
         }
 
         var leaseId = hasConcurrency && cost > 0 ? Guid.NewGuid().ToString("N") : null;
@@ -171,29 +233,183 @@ internal sealed partial class RedisRateLimiter : IRedisRateLimiter, IDisposable
         List<RateLimitLease>? localLeases = null;
         try
         {
-            var pending = new PendingCheck(keys, values);
-            var task = _options.CoalesceConcurrentChecks ? _coalescer.SubmitAsync(pending) : _coalescer.SendAloneAsync(pending);
+            var pending = new GenericPendingCheck(keys, values);
+            if (_options.CoalesceConcurrentChecks)
+            {
+                _coalescer.Submit(pending);
+            }
+            else
+            {
+                _coalescer.SendAlone(pending);
+            }
+
+            var task = pending.Completion.Task;
             var reply = cancellationToken.CanBeCanceled
                 ? await task.WaitAsync(cancellationToken).ConfigureAwait(false)
                 : await task.ConfigureAwait(false);
             decision = Parse(reply, policies);
-            if (Interlocked.Exchange(ref _failuresInOutage, 0) is > 0 and var failures)
-            {
-                LogRedisRestored(Logger, failures);
-            }
+            RedisAnswered();
         }
         catch (Exception ex) when (ex is RedisException or TimeoutException)
         {
             (decision, localLeases) = Fallback(partition, policies, cost, ex);
         }
 
-        Metrics.Decision(decision, Stopwatch.GetElapsedTime(started).TotalSeconds);
+        Finish(decision, started);
+        return (decision, localLeases);
+    }
+
+    private void RedisAnswered()
+    {
+        if (Volatile.Read(ref _failuresInOutage) > 0 && Interlocked.Exchange(ref _failuresInOutage, 0) is > 0 and var failures)
+        {
+            LogRedisRestored(Logger, failures);
+        }
+    }
+
+    private void Finish(RateLimitDecision decision, long started)
+    {
+        Metrics.Decision(decision, started);
         if (!decision.IsAllowed)
         {
             LogDenied(Logger, decision.Deciding.Policy.Name, decision.RetryAfter);
         }
+    }
 
-        return (decision, localLeases);
+    private const int FastReplyLength = 4;
+
+    /// <summary>The fast path's reply of one check: allowed, remaining, reset ms, retry-after ms.</summary>
+    private static RateLimitDecision ParseFast(ArraySegment<RedisResult> items, IReadOnlyList<RateLimitPolicy> policies)
+    {
+        var allowed = (long)items[0] == 1;
+        var reset = (long)items[2];
+        var retry = (long)items[3];
+        var result = new RateLimitPolicyResult(
+            policies[0],
+            retry == 0,
+            (long)items[1],
+            TimeSpan.FromMilliseconds(Math.Max(0, reset)),
+            retry > 0 ? TimeSpan.FromMilliseconds(retry) : null);
+        return new RateLimitDecision(allowed, result, RateLimitDecisionSource.Redis);
+    }
+
+    /// <summary>A single-policy check on the fast path: what it sends, and the source of the value task its caller awaits.</summary>
+    private sealed class FastCheck : PendingCheck, IValueTaskSource<RateLimitDecision>
+    {
+        private readonly RedisRateLimiter _limiter;
+        private readonly RedisKey _key;
+        private readonly string _partition;
+        private readonly IReadOnlyList<RateLimitPolicy> _policies;
+        private readonly long _cost;
+        private readonly long _started;
+        private readonly CancellationTokenRegistration _cancellation;
+        private ManualResetValueTaskSourceCore<RateLimitDecision> _core;
+        private int _done;
+
+        public FastCheck(RedisRateLimiter limiter, RedisKey key, string partition, IReadOnlyList<RateLimitPolicy> policies, long cost, CancellationToken cancellationToken)
+        {
+            _limiter = limiter;
+            _key = key;
+            _partition = partition;
+            _policies = policies;
+            _cost = cost;
+            _started = Stopwatch.GetTimestamp();
+            _core.RunContinuationsAsynchronously = true;
+            if (cancellationToken.CanBeCanceled)
+            {
+                _cancellation = cancellationToken.UnsafeRegister(static (state, token) => ((FastCheck)state!).Cancel(token), this);
+            }
+        }
+
+        public ValueTask<RateLimitDecision> Task => new(this, _core.Version);
+
+        public override RedisKey FirstKey => _key;
+
+        public override int KeyCount => 1;
+
+        public override int ArgumentCount => 5;
+
+        public override int ReplyLength => FastReplyLength;
+
+        public override void Write(RedisKey[] callKeys, int keyOffset, RedisValue[] callValues, int valueOffset)
+        {
+            var (algorithm, limit, windowMs, extra) = _policies[0].ScriptArguments;
+            callKeys[keyOffset] = _key;
+            callValues[valueOffset] = algorithm;
+            callValues[valueOffset + 1] = _cost;
+            callValues[valueOffset + 2] = limit;
+            callValues[valueOffset + 3] = windowMs;
+            callValues[valueOffset + 4] = extra;
+        }
+
+        public override void Complete(ArraySegment<RedisResult> reply)
+        {
+            if (Volatile.Read(ref _done) != 0)
+            {
+                return;
+            }
+
+            RateLimitDecision decision;
+            try
+            {
+                decision = ParseFast(reply, _policies);
+            }
+            catch (Exception ex)
+            {
+                Fail(ex);
+                return;
+            }
+
+            _limiter.RedisAnswered();
+            SetResult(decision);
+        }
+
+        public override void Fail(Exception exception)
+        {
+            if (exception is not (RedisException or TimeoutException))
+            {
+                if (Interlocked.Exchange(ref _done, 1) == 0)
+                {
+                    _cancellation.Dispose();
+                    _core.SetException(exception);
+                }
+
+                return;
+            }
+
+            if (Volatile.Read(ref _done) != 0)
+            {
+                return;
+            }
+
+            var (decision, _) = _limiter.Fallback(_partition, _policies, _cost, exception); // window leases hold nothing
+            SetResult(decision);
+        }
+
+        private void SetResult(RateLimitDecision decision)
+        {
+            if (Interlocked.Exchange(ref _done, 1) == 0)
+            {
+                _cancellation.Dispose();
+                _limiter.Finish(decision, _started);
+                _core.SetResult(decision);
+            }
+        }
+
+        private void Cancel(CancellationToken token)
+        {
+            if (Interlocked.Exchange(ref _done, 1) == 0)
+            {
+                _core.SetException(new TaskCanceledException(null, null, token));
+            }
+        }
+
+        public RateLimitDecision GetResult(short token) => _core.GetResult(token);
+
+        public ValueTaskSourceStatus GetStatus(short token) => _core.GetStatus(token);
+
+        public void OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
+            _core.OnCompleted(continuation, state, token, flags);
     }
 
     private static RateLimitDecision Parse(ArraySegment<RedisResult> items, IReadOnlyList<RateLimitPolicy> policies)

@@ -39,7 +39,8 @@ internal sealed class RateLimitingMetrics
         _leasesActive = meter.CreateUpDownCounter<long>(RedisRateLimitingInstruments.LeasesActive, "{lease}", "Concurrency leases held by this process.");
     }
 
-    public void Decision(RateLimitDecision decision, double seconds)
+    /// <summary>Counts a decision and records the time since <paramref name="startedTimestamp"/> (<see cref="System.Diagnostics.Stopwatch"/> ticks).</summary>
+    public void Decision(RateLimitDecision decision, long startedTimestamp)
     {
         var result = decision.IsAllowed ? "allowed" : "denied";
         if (_decisions.Enabled)
@@ -52,7 +53,7 @@ internal sealed class RateLimitingMetrics
 
         if (_duration.Enabled)
         {
-            _duration.Record(seconds, new KeyValuePair<string, object?>("result", result));
+            _duration.Record(System.Diagnostics.Stopwatch.GetElapsedTime(startedTimestamp).TotalSeconds, new KeyValuePair<string, object?>("result", result));
         }
     }
 

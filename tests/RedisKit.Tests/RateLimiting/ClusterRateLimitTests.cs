@@ -50,4 +50,25 @@ public class ClusterRateLimitTests
         Assert.Equal(100, decisions.Count(d => d.IsAllowed));
         await RateLimitTestKit.AssertAllKeysHaveTtlAsync(await Servers.ClusterClient(), prefix);
     }
+
+    [Fact]
+    public async Task Cluster_SinglePolicyFastPathOnManyPartitions_CoalescedBySlot_ExactCounts_AllKeysHaveTtl()
+    {
+        var cluster = await Servers.Cluster();
+        var prefix = Servers.NewPrefix();
+        var (provider, limiter) = RateLimitTestKit.Build(cluster.ConnectionString, prefix);
+        await using var _ = provider;
+        var policy = RateLimitPolicy.FixedWindow("fw", 10, TimeSpan.FromMinutes(5));
+        var partitions = Enumerable.Range(0, 20).Select(i => "user-" + i).ToArray();
+
+        // 40 checks per partition, all at once: coalesced calls are split by hash slot, each one fast-path call.
+        var decisions = await Task.WhenAll(partitions.SelectMany(p => Enumerable.Range(0, 40).Select(async _ => (p, await limiter.CheckAsync(p, [policy])))));
+
+        foreach (var partition in partitions)
+        {
+            Assert.Equal(10, decisions.Count(d => d.p == partition && d.Item2.IsAllowed));
+        }
+
+        Assert.Equal(20, await RateLimitTestKit.AssertAllKeysHaveTtlAsync(await Servers.ClusterClient(), prefix));
+    }
 }
