@@ -95,13 +95,15 @@ cpu=$(lscpu | sed -n 's/^Model name:[[:space:]]*//p' | head -n 1)
   echo "|---|---|---:|---:|---:|---:|---:|"
   for row in "${rows[@]}"; do echo "$row"; done
   echo
-  echo "Notes: the "cached" rows are served by the RedisKit cache (`X-Cache: HIT`; after the first request the item
+  cat <<'NOTES'
+Notes: the "cached" rows are served by the RedisKit cache (`X-Cache: HIT`; after the first request the item
 and list come from L1, with L2 in Redis shared by the instances); the item route also queues a product view
 on the write-behind queue (one LPUSH). The rate-limited row runs against an instance with the default
 100 requests/min, so after the warm-up every answer is a 429: it measures the RedisKit limiter decision (one
 EVALSHA) plus the problem+json answer. The uncached row is one SQLite query per request. Before the
 capabilities were wired (same script, earlier in the day, load average 8.6) the item and list rows were
-database reads at 6,965 and 4,952 req/s."
+database reads at 6,965 and 4,952 req/s.
+NOTES
 } >"$OUT"
 echo "== wrote $OUT"
 cat "$OUT"
