@@ -8,8 +8,8 @@ internal sealed class LeaderboardContext
     public const string Capability = "lb";
 
     public static readonly RedisScript WriteScript = RedisScript.FromResource("leaderboards-write");
-    public static readonly RedisScript RankScript = RedisScript.FromResource("leaderboards-rank");
-    public static readonly RedisScript RangeScript = RedisScript.FromResource("leaderboards-range");
+    public static readonly RedisScript RankScript = RedisScript.FromResources("leaderboards-rank", "leaderboards-ties", "leaderboards-rank");
+    public static readonly RedisScript RangeScript = RedisScript.FromResources("leaderboards-range", "leaderboards-ties", "leaderboards-range");
     public static readonly RedisScript PercentileScript = RedisScript.FromResource("leaderboards-percentile");
     public static readonly RedisScript RemoveScript = RedisScript.FromResource("leaderboards-remove");
     public static readonly RedisScript MergeScript = RedisScript.FromResource("leaderboards-merge");

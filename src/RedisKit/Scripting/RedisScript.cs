@@ -51,6 +51,23 @@ public sealed class RedisScript
         return new RedisScript(n, reader.ReadToEnd());
     });
 
+    /// <summary>
+    /// One script made of several embedded resources of this assembly, joined in order (shared Lua
+    /// functions first). Redis receives a single self-contained script; its SHA covers the whole text.
+    /// </summary>
+    internal static RedisScript FromResources(string name, params string[] resources)
+    {
+        var assembly = typeof(RedisScript).Assembly;
+        var parts = resources.Select(r =>
+        {
+            using var stream = assembly.GetManifestResourceStream($"RedisKit.Lua.{r}.lua")
+                ?? throw new InvalidOperationException($"Embedded script 'RedisKit.Lua.{r}.lua' is missing from {assembly.GetName().Name}.");
+            using var reader = new StreamReader(stream, Encoding.UTF8);
+            return reader.ReadToEnd();
+        });
+        return new RedisScript(name, string.Join('\n', parts));
+    }
+
     /// <summary>Loads an embedded <c>.lua</c> resource of <paramref name="assembly"/> by its manifest name.</summary>
     public static RedisScript FromResource(Assembly assembly, string resourceName)
     {

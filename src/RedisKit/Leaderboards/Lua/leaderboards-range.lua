@@ -7,47 +7,10 @@
 --                 'score' (ARGV[4] = max stored score, ARGV[5] = min stored score, ARGV[6] = limit)
 -- Returns {first 0-based index, tie rank of first entry, member1, score1, member2, score2, ...},
 -- or {} when the slice is empty (or the member of 'around' is not on the board).
-local key = KEYS[1]
-local ranking = ARGV[1]
-local factor = tonumber(ARGV[2])
+-- key, ranking and factor are declared by leaderboards-ties.lua, loaded first.
 local kind = ARGV[3]
 
-local function fmt(x)
-  return string.format('%.17g', x)
-end
-
-local function above(scoreText)
-  if factor == 1 then
-    return '(' .. scoreText
-  end
-  local part = math.floor(tonumber(scoreText) / factor)
-  return fmt((part + 1) * factor)
-end
-
-local function tieRank(scoreText, index)
-  if ranking == 'c' then
-    return redis.call('ZCOUNT', key, above(scoreText), '+inf') + 1
-  end
-  if ranking == 'd' then
-    local n = 0
-    local floor = above(scoreText)
-    local cursor = '+inf'
-    while true do
-      local r = redis.call('ZREVRANGEBYSCORE', key, cursor, floor, 'WITHSCORES', 'LIMIT', 0, 1)
-      if #r == 0 then
-        break
-      end
-      n = n + 1
-      if factor == 1 then
-        cursor = '(' .. r[2]
-      else
-        cursor = '(' .. fmt(math.floor(tonumber(r[2]) / factor) * factor)
-      end
-    end
-    return n + 1
-  end
-  return index + 1
-end
+-- fmt, above and tieRank come from leaderboards-ties.lua (prepended at load).
 
 local start
 local items
