@@ -28,7 +28,7 @@ trap cleanup EXIT
 
 echo "== build (Release)"
 dotnet build samples/RedisKit.Samples.Shop -c Release -nologo -v quiet >/dev/null
-dll=samples/RedisKit.Samples.Shop/bin/Release/net10.0/RedisKit.Samples.Shop.dll
+dll=$PWD/samples/RedisKit.Samples.Shop/bin/Release/net10.0/RedisKit.Samples.Shop.dll
 
 redis_port=$(free_port)
 redis-server --bind 127.0.0.1 --port "$redis_port" --save '' --appendonly no --dir "$work" >"$work/redis.log" 2>&1 &
@@ -36,10 +36,11 @@ pids+=($!)
 
 start_app() { # port, extra args...
   local port=$1; shift
-  dotnet "$dll" --urls "http://127.0.0.1:$port" --environment Production \
+  # Started from its output folder, the content root, so that its appsettings.json applies.
+  (cd "$(dirname "$dll")" && exec dotnet "$dll" --urls "http://127.0.0.1:$port" --environment Production \
     --ConnectionStrings:redis="127.0.0.1:$redis_port" \
     --ConnectionStrings:shop="Data Source=$work/shop.db" \
-    --Logging:LogLevel:Default=Warning "$@" >"$work/app-$port.log" 2>&1 &
+    --Logging:LogLevel:Default=Warning "$@") >"$work/app-$port.log" 2>&1 &
   pids+=($!)
   for _ in $(seq 1 120); do
     if curl -fsS "http://127.0.0.1:$port/health/ready" >/dev/null 2>&1; then return 0; fi

@@ -85,7 +85,9 @@ public static class ShopApp
         builder.Services.AddOpenTelemetry().WithMetrics(m => m
             .AddMeter(RedisKitDiagnostics.MeterName, ShopMetrics.MeterName)
             .AddMeter("Microsoft.AspNetCore.Hosting", "Microsoft.AspNetCore.Server.Kestrel", "Microsoft.AspNetCore.Routing", "Microsoft.AspNetCore.Diagnostics", "Microsoft.AspNetCore.Authentication", "Microsoft.AspNetCore.Authorization")
-            .AddPrometheusExporter());
+            // No scrape cache: two scrapes a moment apart must not return the same snapshot (the reliability
+            // runs subtract scrapes to count each phase of a fault).
+            .AddPrometheusExporter(o => o.ScrapeResponseCacheDurationMilliseconds = 0));
 
         var app = builder.Build();
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("RedisKit.Samples.Shop");

@@ -36,4 +36,29 @@ public sealed class ShopOptions
 
     /// <summary>How often pending product-view counts are written to product_views.</summary>
     public int ViewFlushIntervalMilliseconds { get; set; } = 1000;
+
+    /// <summary>
+    /// How long a payments stream entry may stay unacknowledged with a consumer before another instance
+    /// claims it (the consumer died or hung). Lower it only with <see cref="PaymentLockExpirySeconds"/>.
+    /// </summary>
+    public int PaymentClaimIdleSeconds { get; set; } = 30;
+
+    /// <summary>
+    /// Expiry of the per-payment lock. The holder extends it while it works, so it only bounds how long a
+    /// crashed holder blocks the payment (and the claim of its entry) before another worker may charge it.
+    /// </summary>
+    public int PaymentLockExpirySeconds { get; set; } = 30;
+
+    /// <summary>
+    /// A payment still pending this long after it was created is added to the stream again (with its
+    /// idempotency key, so an entry that exists is not duplicated). This covers a request that stored the
+    /// payment and then lost Redis before adding the entry. 0 turns the re-queue off.
+    /// </summary>
+    public int PaymentRequeueAfterSeconds { get; set; } = 60;
+
+    /// <summary>
+    /// Simulated latency of the payment gateway call between the fenced claim and the fenced commit
+    /// (0 = none). The reliability runs use it to have payments in flight when a process is killed.
+    /// </summary>
+    public int PaymentGatewayLatencyMilliseconds { get; set; }
 }

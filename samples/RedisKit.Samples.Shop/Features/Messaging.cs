@@ -35,6 +35,7 @@ public static class ShopMessaging
     {
         ArgumentNullException.ThrowIfNull(builder);
         // AddRedisKit() without a callback returns a builder over the registrations ShopApp already made.
+        var shop = builder.Configuration.GetSection(ShopOptions.SectionName).Get<ShopOptions>() ?? new ShopOptions();
         var redisKit = builder.Services.AddRedisKit()
             .AddMessaging(o =>
             {
@@ -43,7 +44,7 @@ public static class ShopMessaging
                 o.QueueCapacity = Orders.EventQueueCapacity;
                 o.OverflowPolicy = PubSubOverflowPolicy.DropOldest;
             })
-            .AddLocking(o => o.Expiry = TimeSpan.FromSeconds(30));
+            .AddLocking(o => o.Expiry = TimeSpan.FromSeconds(shop.PaymentLockExpirySeconds));
         if (streams)
         {
             redisKit.AddStreamConsumer<PaymentRequested, PaymentHandler>(PaymentsStream, PaymentsGroup, o =>
@@ -52,7 +53,7 @@ public static class ShopMessaging
                 // instance gets a new name; its unacknowledged entries are claimed after ClaimIdleTime.
                 o.ConsumerName = OrderEvents.Instance;
                 o.MaxDeliveries = 4;
-                o.ClaimIdleTime = TimeSpan.FromSeconds(30);
+                o.ClaimIdleTime = TimeSpan.FromSeconds(shop.PaymentClaimIdleSeconds);
                 o.ClaimInterval = TimeSpan.FromSeconds(2); // also refreshes the pending/lag gauges
             });
         }
@@ -60,6 +61,11 @@ public static class ShopMessaging
         builder.Services.AddSingleton(new PaymentsModeHolder(streams ? PaymentsMode.Stream : PaymentsMode.Inline));
         builder.Services.AddSingleton<OrderEvents>();
         builder.Services.AddSingleton<PaymentProcessor>();
+        if (streams && shop.PaymentRequeueAfterSeconds > 0)
+        {
+            builder.Services.AddHostedService<PendingPaymentRequeuer>();
+        }
+
         builder.Services.AddHostedService<PaymentsModeAnnouncer>();
         return builder;
     }
@@ -111,4 +117,10 @@ internal static partial class MessagingLog
 
     [LoggerMessage(9086, LogLevel.Warning, "Reading the payments stream figures failed")]
     public static partial void StreamFiguresFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(9087, LogLevel.Warning, "Payment {PaymentId} was still pending {Age} after it was created and had no stream entry: added it again")]
+    public static partial void PaymentRequeued(ILogger logger, long paymentId, TimeSpan age);
+
+    [LoggerMessage(9088, LogLevel.Warning, "Re-queueing pending payments failed; trying again later")]
+    public static partial void PaymentRequeueFailed(ILogger logger, Exception exception);
 }

@@ -1,5 +1,6 @@
 using System.Globalization;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
 using RedisKit.Samples.Shop.Data;
 using RedisKit.Samples.Shop.Infrastructure;
 using StackExchange.Redis;
@@ -56,7 +57,7 @@ public static class PaymentCharges
     /// 0 rows affected by either statement: this holder must stop (see <see cref="ChargeOutcome"/>). The commit
     /// also marks a <c>placed</c> order <c>paid</c>, in the same transaction.
     /// </summary>
-    public static async Task<ChargeOutcome> TryChargeAsync(ShopDb db, long paymentId, long fence, DateTime now, CancellationToken cancellationToken)
+    public static async Task<ChargeOutcome> TryChargeAsync(ShopDb db, long paymentId, long fence, DateTime now, CancellationToken cancellationToken, TimeSpan gatewayLatency = default)
     {
         ArgumentNullException.ThrowIfNull(db);
         var claimed = await db.Payments
@@ -70,7 +71,13 @@ public static class PaymentCharges
         }
 
         // The "charge" of this sample is the state change itself; a real gateway call would sit here
-        // and pass the payment id as its idempotency key.
+        // and pass the payment id as its idempotency key. Its latency can be simulated
+        // (Shop:PaymentGatewayLatencyMilliseconds) so that payments are in flight when a process dies.
+        if (gatewayLatency > TimeSpan.Zero)
+        {
+            await Task.Delay(gatewayLatency, cancellationToken);
+        }
+
         // The payment and its order change together: nobody sees a charged payment on a "placed" order.
         await using var tx = await db.Database.BeginTransactionAsync(cancellationToken);
         var committed = await db.Payments
@@ -109,9 +116,10 @@ public static class PaymentCharges
 /// twice; the fencing token keeps a worker whose lock was lost from writing. Used by the stream handler
 /// and, on a server without streams, inline by <c>POST /payments</c>.
 /// </summary>
-public sealed class PaymentProcessor(IRedisLockProvider locks, IServiceScopeFactory scopes, OrderEvents events, TimeProvider time, ILogger<PaymentProcessor> logger)
+public sealed class PaymentProcessor(IRedisLockProvider locks, IServiceScopeFactory scopes, OrderEvents events, TimeProvider time, IOptions<ShopOptions> options, ILogger<PaymentProcessor> logger)
 {
     private static readonly TimeSpan LockWait = TimeSpan.FromSeconds(10);
+    private readonly TimeSpan _gatewayLatency = TimeSpan.FromMilliseconds(options.Value.PaymentGatewayLatencyMilliseconds);
 
     /// <summary>
     /// Charges the payment once. Throws <see cref="TimeoutException"/> when the lock stays held for 10 s and
@@ -124,7 +132,7 @@ public sealed class PaymentProcessor(IRedisLockProvider locks, IServiceScopeFact
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<ShopDb>();
         var now = time.GetUtcNow().UtcDateTime;
-        var outcome = await PaymentCharges.TryChargeAsync(db, paymentId, handle.FencingToken, now, linked.Token);
+        var outcome = await PaymentCharges.TryChargeAsync(db, paymentId, handle.FencingToken, now, linked.Token, _gatewayLatency);
         switch (outcome)
         {
             case ChargeOutcome.Charged:
@@ -158,6 +166,66 @@ public sealed class PaymentHandler(PaymentProcessor processor) : IStreamHandler<
         if (outcome == ChargeOutcome.NotFound)
         {
             throw new InvalidOperationException($"Payment {message.Message.PaymentId} does not exist (stream entry {message.Id}).");
+        }
+    }
+}
+
+/// <summary>
+/// The outbox sweep of the payments stream. <c>POST /payments</c> stores the payment, then adds its stream
+/// entry; if Redis fails between the two, the payment is pending with no entry and nothing would ever charge
+/// it. Every <see cref="Interval"/>, payments pending longer than <c>Shop:PaymentRequeueAfterSeconds</c> are
+/// added again with the idempotency key <c>payment:{id}</c>: an entry that already exists (pending or
+/// processed, within the producer's idempotency window) is not duplicated, and a duplicate delivery is a
+/// no-op anyway (<see cref="ChargeOutcome.AlreadyProcessed"/>). Every instance runs it; the key makes that safe.
+/// </summary>
+internal sealed class PendingPaymentRequeuer(IServiceScopeFactory scopes, IStreamProducer producer, TimeProvider time, IOptions<ShopOptions> options, ILogger<PendingPaymentRequeuer> logger) : BackgroundService
+{
+    private const int BatchSize = 200;
+
+    private TimeSpan After => TimeSpan.FromSeconds(options.Value.PaymentRequeueAfterSeconds);
+
+    private TimeSpan Interval => After / 4 < TimeSpan.FromSeconds(1) ? TimeSpan.FromSeconds(1) : After / 4;
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        using var timer = new PeriodicTimer(Interval, time);
+        while (await timer.WaitForNextTickAsync(stoppingToken))
+        {
+            try
+            {
+                await SweepAsync(stoppingToken);
+            }
+            catch (Exception ex) when (ex is RedisException or TimeoutException or DbUpdateException or Microsoft.Data.Sqlite.SqliteException)
+            {
+                MessagingLog.PaymentRequeueFailed(logger, ex);
+            }
+        }
+    }
+
+    private async Task SweepAsync(CancellationToken cancellationToken)
+    {
+        var now = time.GetUtcNow().UtcDateTime;
+        var cutoff = now - After;
+        List<(long Id, DateTime CreatedAt)> stale;
+        await using (var scope = scopes.CreateAsyncScope())
+        {
+            var db = scope.ServiceProvider.GetRequiredService<ShopDb>();
+            stale = (await db.Payments.AsNoTracking()
+                .Where(p => p.Status == PaymentStatuses.Pending && p.CreatedAt < cutoff)
+                .OrderBy(p => p.Id)
+                .Select(p => new { p.Id, p.CreatedAt })
+                .Take(BatchSize)
+                .ToListAsync(cancellationToken)).Select(p => (p.Id, p.CreatedAt)).ToList();
+        }
+
+        foreach (var (id, createdAt) in stale)
+        {
+            var added = await producer.AddAsync(ShopMessaging.PaymentsStream, new PaymentRequested(id),
+                idempotencyKey: "payment:" + id.ToString(CultureInfo.InvariantCulture), cancellationToken: cancellationToken);
+            if (!added.Duplicate)
+            {
+                MessagingLog.PaymentRequeued(logger, id, now - createdAt);
+            }
         }
     }
 }

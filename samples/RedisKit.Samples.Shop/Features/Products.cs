@@ -200,10 +200,12 @@ public static class Products
         try
         {
             await views.EnqueueAsync(new ProductViewed(id), http.RequestAborted);
+            metrics.ProductView(queued: true);
         }
         catch (Exception ex) when (ex is RedisException or TimeoutException)
         {
             // A lost view count must not fail a product page.
+            metrics.ProductView(queued: false);
             ShopLog.ViewNotCounted(logger, ex);
         }
 

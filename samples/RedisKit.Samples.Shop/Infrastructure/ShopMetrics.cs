@@ -13,6 +13,7 @@ public sealed class ShopMetrics
     private readonly Counter<long> _requests;
     private readonly Counter<long> _rejections;
     private readonly Counter<long> _cacheLookups;
+    private readonly Counter<long> _productViews;
     private long _requestCount;
     private long _rejectionCount;
     private long _cacheHits;
@@ -26,6 +27,7 @@ public sealed class ShopMetrics
         _requests = meter.CreateCounter<long>("shop.requests", description: "HTTP requests served");
         _rejections = meter.CreateCounter<long>("shop.rate_limit.rejections", description: "Requests answered 429");
         _cacheLookups = meter.CreateCounter<long>("shop.cache.lookups", description: "Product cache lookups by result");
+        _productViews = meter.CreateCounter<long>("shop.product_views", description: "Product views by outcome: queued on the write-behind queue, or not counted (Redis unavailable)");
         meter.CreateObservableUpDownCounter("shop.events.clients", () => Interlocked.Read(ref _eventStreamClients), description: "Open /orders/events streams");
     }
 
@@ -62,6 +64,15 @@ public sealed class ShopMetrics
         if (_cacheLookups.Enabled)
         {
             _cacheLookups.Add(1, new KeyValuePair<string, object?>("result", hit ? "hit" : "miss"));
+        }
+    }
+
+    /// <summary>Records a product view: <paramref name="queued"/> when the write-behind queue accepted it.</summary>
+    public void ProductView(bool queued)
+    {
+        if (_productViews.Enabled)
+        {
+            _productViews.Add(1, new KeyValuePair<string, object?>("outcome", queued ? "queued" : "not_counted"));
         }
     }
 

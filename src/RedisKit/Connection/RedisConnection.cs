@@ -181,6 +181,13 @@ internal sealed partial class RedisConnection : IRedisConnection, IAsyncDisposab
         configuration.ConnectTimeout = (int)options.ConnectTimeout.TotalMilliseconds;
         configuration.SyncTimeout = (int)options.CommandTimeout.TotalMilliseconds;
         configuration.AsyncTimeout = (int)options.CommandTimeout.TotalMilliseconds;
+        if (options.FailFastWhenDisconnected)
+        {
+            // Commands issued while no connection is available fail at once instead of waiting in the
+            // client's backlog for CommandTimeout.
+            configuration.BacklogPolicy = BacklogPolicy.FailFast;
+        }
+
         configuration.ReconnectRetryPolicy = new ExponentialRetry(
             (int)options.ReconnectBaseDelay.TotalMilliseconds,
             (int)options.ReconnectMaxDelay.TotalMilliseconds);

@@ -49,6 +49,17 @@ public sealed class RedisKitOptions
     [Range(typeof(TimeSpan), "00:00:00.010", "00:05:00")]
     public TimeSpan CommandTimeout { get; set; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>
+    /// What a command does when it is issued while no connection to its server is available (Redis down,
+    /// restarting, or a failover in progress). <see langword="false"/> (the default, StackExchange.Redis's own
+    /// behaviour): it waits in the client's backlog until the connection is back or <see cref="CommandTimeout"/>
+    /// passes, which hides short blips but makes every caller wait up to the timeout during an outage.
+    /// <see langword="true"/>: it fails at once with <c>RedisConnectionException</c>, so each capability's
+    /// degradation (fail-open limits, stale cache values, 503 for sessions) applies immediately and request
+    /// threads are not held. Services under load usually want <see langword="true"/> (docs/operations.md).
+    /// </summary>
+    public bool FailFastWhenDisconnected { get; set; }
+
     /// <summary>The first reconnect delay; each later attempt doubles it (with jitter) up to <see cref="ReconnectMaxDelay"/>.</summary>
     [Range(typeof(TimeSpan), "00:00:00.010", "00:01:00")]
     public TimeSpan ReconnectBaseDelay { get; set; } = TimeSpan.FromMilliseconds(250);
