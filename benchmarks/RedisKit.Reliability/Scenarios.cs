@@ -186,7 +186,7 @@ public static partial class Scenarios
     }
 
     /// <summary>
-    /// The sample is SIGKILLed while payments are in flight (a simulated 300 ms gateway call keeps some
+    /// The sample is SIGKILLed while payments are in flight (a simulated 200 ms gateway call keeps some
     /// between the fenced claim and the fenced commit) and started again. Its unacknowledged stream entries are
     /// claimed after 3 s; the dead holder's locks expire after 5 s. Every accepted payment must end charged,
     /// each charged once (one "charged" log line per payment across both lives of the process).
@@ -198,7 +198,7 @@ public static partial class Scenarios
         var log = Path.Combine(directory, "sample.log");
         await using var redis = await RedisServerProcess.StartAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
         await using var sample = await SampleProcess.StartAsync(log, SampleArguments(redis.ConnectionString, database,
-            "--Shop:PaymentGatewayLatencyMilliseconds=300",
+            "--Shop:PaymentGatewayLatencyMilliseconds=200",
             "--Shop:PaymentClaimIdleSeconds=3",
             "--Shop:PaymentLockExpirySeconds=5"), cancellationToken).ConfigureAwait(false);
         using var client = new HttpClient { BaseAddress = sample.Address, Timeout = TimeSpan.FromSeconds(30) };
@@ -207,7 +207,7 @@ public static partial class Scenarios
         var ledgerBefore = await ShopDriver.ReadLedgerAsync(database, cancellationToken).ConfigureAwait(false);
 
         using var stopPayments = new CancellationTokenSource();
-        var payments = ShopDriver.DrivePaymentsAsync([() => sample.IsRunning ? sample.Address : null], sessions, options.PaymentWorkers * 2, stopPayments.Token);
+        var payments = ShopDriver.DrivePaymentsAsync([() => sample.IsRunning ? sample.Address : null], sessions, options.PaymentWorkers, stopPayments.Token);
         await Task.Delay(options.Steady, cancellationToken).ConfigureAwait(false);
         var pendingAtKill = await PendingEntriesAsync(redis).ConfigureAwait(false);
         await sample.KillAsync().ConfigureAwait(false);
@@ -218,7 +218,7 @@ public static partial class Scenarios
         await Task.Delay(options.After, cancellationToken).ConfigureAwait(false);
         await stopPayments.CancelAsync().ConfigureAwait(false);
         var traffic = await payments.ConfigureAwait(false);
-        var drained = await DrainAsync(database, ledgerBefore, viewsQueued: null, TimeSpan.FromSeconds(60), cancellationToken).ConfigureAwait(false);
+        var drained = await DrainAsync(database, ledgerBefore, viewsQueued: null, TimeSpan.FromSeconds(90), cancellationToken).ConfigureAwait(false);
         var pendingAfter = await PendingEntriesAsync(redis).ConfigureAwait(false);
         var dead = await redis.CliAsync("XLEN", "shop:stream:{payments}:dead").ConfigureAwait(false);
         var charges = ChargedLines().Matches(await File.ReadAllTextAsync(log, cancellationToken).ConfigureAwait(false))
@@ -234,7 +234,7 @@ public static partial class Scenarios
         AddLedgerViolations(violations, traffic, drained, ledgerBefore, views: null);
 
         var markdown = new StringBuilder();
-        markdown.AppendLine(CultureInfo.InvariantCulture, $"{options.PaymentWorkers * 2} clients create and pay orders; each charge takes a simulated 300 ms gateway call under the payment's lock. {Seconds(options.Steady)} in, the sample is SIGKILLed and started again (ready after {Seconds(restartTook)}); the clients go on for {Seconds(options.After)}. Claim idle time 3 s, lock expiry 5 s.");
+        markdown.AppendLine(CultureInfo.InvariantCulture, $"{options.PaymentWorkers} clients create and pay orders; each charge takes a simulated 200 ms gateway call under the payment's lock, 4 charges at a time. {Seconds(options.Steady)} in, the sample is SIGKILLed and started again (ready after {Seconds(restartTook)}); the clients go on for {Seconds(options.After)}. Claim idle time 3 s, lock expiry 5 s.");
         markdown.AppendLine();
         markdown.AppendLine("| Figure | Value |");
         markdown.AppendLine("|---|---:|");

@@ -43,6 +43,9 @@ public sealed class ShopOptions
     /// </summary>
     public int PaymentClaimIdleSeconds { get; set; } = 30;
 
+    /// <summary>Payments one instance charges at a time (the stream consumer's concurrency).</summary>
+    public int PaymentConcurrency { get; set; } = 4;
+
     /// <summary>
     /// Expiry of the per-payment lock. The holder extends it while it works, so it only bounds how long a
     /// crashed holder blocks the payment (and the claim of its entry) before another worker may charge it.

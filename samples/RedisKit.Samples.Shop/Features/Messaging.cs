@@ -53,7 +53,10 @@ public static class ShopMessaging
                 // instance gets a new name; its unacknowledged entries are claimed after ClaimIdleTime.
                 o.ConsumerName = OrderEvents.Instance;
                 o.MaxDeliveries = 4;
+                o.Concurrency = shop.PaymentConcurrency;
                 o.ClaimIdleTime = TimeSpan.FromSeconds(shop.PaymentClaimIdleSeconds);
+                // A retry must come before the entry counts as idle (validated at start).
+                o.RetryMaxDelay = TimeSpan.FromSeconds(Math.Min(10, shop.PaymentClaimIdleSeconds / 3.0));
                 o.ClaimInterval = TimeSpan.FromSeconds(2); // also refreshes the pending/lag gauges
             });
         }
