@@ -3,7 +3,7 @@
 #   ./build.sh test   install what the tests need, build in Release, run every test project,
 #                     print "N passed, N failed, N skipped" and exit non-zero on any failure
 #   ./build.sh run    start the reference API (samples/RedisKit.Samples.Shop) with no configuration
-# Other: ./build.sh build | bench [BenchmarkDotNet args]
+# Other: ./build.sh build | bench [BenchmarkDotNet args] | reliability [outage|cluster|kill|all] [--short]
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -32,6 +32,21 @@ ensure_redis() {
   command -v redis-server >/dev/null 2>&1
 }
 
+ensure_wrk() {
+  # The reliability runs (ReliabilityTests, ./build.sh reliability) put the sample under wrk load.
+  if command -v wrk >/dev/null 2>&1; then return 0; fi
+  local sudo=""
+  if [ "$(id -u)" -ne 0 ]; then
+    if command -v sudo >/dev/null 2>&1; then sudo="sudo"; else
+      echo "error: not root and no sudo; install wrk yourself" >&2; return 1
+    fi
+  fi
+  echo "wrk not found: installing from the OS packages"
+  $sudo apt-get update -qq || true
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq wrk >/dev/null
+  command -v wrk >/dev/null 2>&1
+}
+
 ensure_chromium() {
   # The sample's dashboard test renders the page in headless Chromium.
   if command -v chromium >/dev/null 2>&1; then return 0; fi
@@ -48,6 +63,7 @@ build() {
 
 run_tests() {
   ensure_redis
+  ensure_wrk
   ensure_chromium
   build
   local passed=0 failed=0 skipped=0 status=0
@@ -89,9 +105,16 @@ case "${1:-test}" in
     ensure_redis || echo "continuing without redis-server: the sample falls back to embedded Garnet"
     shift || true
     exec dotnet run --project samples/RedisKit.Samples.Shop -c Release "$@" ;;
+  reliability)
+    # Fault runs of the sample under wrk load; writes docs/reliability-runs.md (args: outage|cluster|kill|all [--short]).
+    ensure_redis
+    ensure_wrk
+    shift || true
+    dotnet build benchmarks/RedisKit.Reliability -c Release -nologo -v quiet
+    exec dotnet benchmarks/RedisKit.Reliability/bin/Release/net10.0/RedisKit.Reliability.dll "$@" ;;
   bench)
     ensure_redis
     shift || true
     exec dotnet run --project benchmarks/RedisKit.Benchmarks -c Release -- "$@" ;;
-  *) echo "usage: ./build.sh [test|run|build|bench]" >&2; exit 2 ;;
+  *) echo "usage: ./build.sh [test|run|build|bench|reliability]" >&2; exit 2 ;;
 esac

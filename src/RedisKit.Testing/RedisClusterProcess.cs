@@ -119,7 +119,22 @@ public sealed class RedisClusterProcess : IAsyncDisposable
             victim = (await GetPrimariesAsync().ConfigureAwait(false))[0];
         }
 
+        var primaries = (await GetPrimariesAsync().ConfigureAwait(false)).Count;
         await victim.KillAsync().ConfigureAwait(false);
+
+        // Right after the kill every node still reports cluster_state:ok (the failure is detected only after
+        // cluster-node-timeout), so first wait until a replica has been promoted in the victim's place.
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+        while ((await GetPrimariesAsync().ConfigureAwait(false)).Count < primaries)
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException($"No replica took over from the primary on port {victim.Port} within 60 s.");
+            }
+
+            await Task.Delay(50, cancellationToken).ConfigureAwait(false);
+        }
+
         await WaitUntilHealthyAsync(TimeSpan.FromSeconds(60), cancellationToken, requireReplicas: false).ConfigureAwait(false);
         return victim;
     }

@@ -18,6 +18,9 @@ internal sealed class ShopExceptionHandler(IProblemDetailsService problems, ILog
             System.Text.Json.JsonException => (StatusCodes.Status400BadRequest, "Malformed JSON"),
             RedisException or RedisTimeoutException => (StatusCodes.Status503ServiceUnavailable, "Redis unavailable"),
             TimeoutException => (StatusCodes.Status503ServiceUnavailable, "Dependency timed out"),
+            // SQLITE_BUSY / SQLITE_LOCKED: another writer holds the database (SQLite has one writer at a time),
+            // transient like a timeout. Seen under the reliability runs' write load (docs/reliability.md).
+            Microsoft.Data.Sqlite.SqliteException { SqliteErrorCode: 5 or 6 } => (StatusCodes.Status503ServiceUnavailable, "Database busy"),
             _ => (StatusCodes.Status500InternalServerError, "Unexpected error"),
         };
 
