@@ -160,7 +160,7 @@ public static partial class Scenarios
         var phases = new (string Name, MetricsSnapshot Counts)[]
         {
             ($"before the kill ({Seconds(killedAt)})", atKill.Since(start)),
-            ($"failover window: kill → cluster_state ok on every node ({Seconds(healthyAt - killedAt)})", atHealthy.Since(atKill)),
+            ($"failover window: kill → replica promoted, cluster_state ok ({Seconds(healthyAt - killedAt)})", atHealthy.Since(atKill)),
             ("first 2 s after the failover", atBudget.Since(atHealthy)),
             ("from 2 s after the failover to the end", atEnd.Since(atBudget)),
         };
