@@ -145,6 +145,7 @@ public sealed class BadInputCorpusTests(ShopFixture shop)
         Assert.DoesNotContain(flood.Statuses.Keys, s => s >= 500);
 
         // Figures for docs/reliability-security.md (printed by: dotnet test … --logger "console;verbosity=detailed").
+        Console.WriteLine("corpus by kind: " + string.Join(", ", results.GroupBy(r => r.Case.Kind.Split(':')[0]).OrderBy(g => g.Key).Select(g => $"{g.Key} {g.Count()} ({string.Join("/", g.GroupBy(r => r.Status).OrderBy(x => x.Key).Select(x => $"{x.Key}×{x.Count()}"))})")));
         Console.WriteLine($"corpus cases: {cases.Count}; statuses: {string.Join(", ", statuses.Select(s => $"{s.Key}×{s.Value}"))}");
         Console.WriteLine($"flood: {flood.Requests} requests, statuses: {string.Join(", ", flood.Statuses.OrderBy(s => s.Key).Select(s => $"{s.Key}×{s.Value}"))}; new list keys {flood.NewListKeys}, new category keys {flood.NewCategoryKeys}, new keys with TTL {report.NewWithTtl}, keys scanned before {before.Count}, after {after.Count}");
         Console.WriteLine($"TTL-less keys: {string.Join("; ", report.TtlLess)}");
