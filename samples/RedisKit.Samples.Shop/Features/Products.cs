@@ -267,9 +267,9 @@ public static class Products
     }
 
     private static Problems.Errors Validate(ProductWrite body, bool partial) => new Problems.Errors()
-        .Require((partial && body.Name is null) || (!string.IsNullOrWhiteSpace(body.Name) && body.Name.Length <= 200), "name", "'name' is required, at most 200 characters.")
+        .Require((partial && body.Name is null) || (!string.IsNullOrWhiteSpace(body.Name) && body.Name.Length <= 200 && !body.Name.Any(char.IsControl)), "name", "'name' is required, at most 200 characters, no control characters.")
         .Require((partial && body.Category is null) || (!string.IsNullOrWhiteSpace(body.Category) && body.Category.Length <= 64 && body.Category.All(c => char.IsAsciiLetterOrDigit(c) || c == '-')), "category", "'category' is required: at most 64 letters, digits or '-'.")
-        .Require(body.Description is null || body.Description.Length <= 2000, "description", "'description' is at most 2000 characters.")
+        .Require(body.Description is null || (body.Description.Length <= 2000 && !body.Description.Any(c => char.IsControl(c) && c is not ('\n' or '\r' or '\t'))), "description", "'description' is at most 2000 characters; no control characters but line breaks and tabs.")
         .Require((partial && body.Price is null) || body.Price is >= 0 and <= 1_000_000, "price", "'price' is required, from 0 to 1000000.")
         .Require((partial && body.Stock is null) || body.Stock is >= 0 and <= 1_000_000, "stock", "'stock' is required, from 0 to 1000000.");
 

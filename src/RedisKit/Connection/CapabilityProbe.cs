@@ -10,18 +10,23 @@ internal static class CapabilityProbe
     public static async Task<RedisCapabilities> ProbeAsync(IConnectionMultiplexer multiplexer, bool sentinelManaged, bool garnetLuaTransactionMode, RedisKey probeKey)
     {
         var server = PickServer(multiplexer);
-        IGrouping<string, KeyValuePair<string, string>>[] info;
+        Dictionary<string, string> fields;
         try
         {
-            info = await server.InfoAsync("server").ConfigureAwait(false);
+            var info = await server.InfoAsync("server").ConfigureAwait(false);
+            fields = info.SelectMany(g => g).ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.OrdinalIgnoreCase);
         }
         catch (RedisCommandException ex)
         {
             throw new InvalidOperationException(
                 "RedisKit probes the server with INFO, which StackExchange.Redis allows only with allowAdmin=true; set it on the multiplexer you supply.", ex);
         }
-
-        var fields = info.SelectMany(g => g).ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.OrdinalIgnoreCase);
+        catch (RedisServerException ex) when (ex.Message.StartsWith("NOPERM", StringComparison.Ordinal))
+        {
+            // An ACL that denies INFO (e.g. "+@all -@dangerous"): HELLO, a connection command every user may run,
+            // names the server and its version.
+            fields = await HelloAsync(server).ConfigureAwait(false);
+        }
 
         var (engine, version) = IdentifyEngine(fields);
         var topology = server.ServerType == ServerType.Cluster ? RedisTopology.Cluster
@@ -81,6 +86,40 @@ internal static class CapabilityProbe
         }
 
         return new RedisCapabilities(engine, version, topology, features);
+    }
+
+    /// <summary>HELLO without a protocol version: the server's name, version and mode, in the INFO field names.</summary>
+    private static async Task<Dictionary<string, string>> HelloAsync(IServer server)
+    {
+        var fields = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+        var reply = await server.ExecuteAsync("HELLO").ConfigureAwait(false);
+        if (reply.Resp2Type != ResultType.Array)
+        {
+            return fields;
+        }
+
+        var items = (RedisResult[])reply!;
+        var hello = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+        for (var i = 0; i + 1 < items.Length; i += 2)
+        {
+            if (items[i + 1].Resp2Type is ResultType.BulkString or ResultType.SimpleString or ResultType.Integer)
+            {
+                hello[(string)items[i]!] = (string)items[i + 1]!;
+            }
+        }
+
+        if (hello.TryGetValue("version", out var version))
+        {
+            var name = hello.GetValueOrDefault("server", "");
+            fields[name.Equals("valkey", StringComparison.OrdinalIgnoreCase) ? "valkey_version" : "redis_version"] = version;
+            fields["server_name"] = name;
+            if (hello.TryGetValue("mode", out var mode))
+            {
+                fields["redis_mode"] = mode;
+            }
+        }
+
+        return fields;
     }
 
     private static IServer PickServer(IConnectionMultiplexer multiplexer)

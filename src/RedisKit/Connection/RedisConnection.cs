@@ -195,6 +195,14 @@ internal sealed partial class RedisConnection : IRedisConnection, IAsyncDisposab
         // commands a client may really run is the server's ACL's job; FLUSHALL, KEYS and CONFIG are never
         // sent by RedisKit.
         configuration.AllowAdmin = true;
+        // With admin allowed, StackExchange.Redis sends CONFIG GET (timeout, databases, replica-read-only) on every
+        // connect. RedisKit needs none of it, and an ACL that denies CONFIG would log a denial per connection
+        // (proved by AclAndTlsCapabilityTests). A command map the user set is kept as it is.
+        if (ReferenceEquals(configuration.CommandMap, CommandMap.Default))
+        {
+            configuration.CommandMap = CommandMap.Create(new HashSet<string> { "CONFIG" }, available: false);
+        }
+
         configuration.ClientName ??= options.ClientName ?? $"{options.KeyPrefix}:{Environment.MachineName}";
         return configuration;
     }

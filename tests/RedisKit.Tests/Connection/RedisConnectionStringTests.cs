@@ -114,6 +114,19 @@ public class RedisConnectionStringTests
     }
 
     [Fact]
+    public void BuildConfiguration_DefaultCommandMap_LeavesOutConfig_AUserCommandMapIsKept()
+    {
+        // CONFIG GET on every connect would be one ACL denial per connection for a user denied CONFIG.
+        var configuration = RedisConnection.BuildConfiguration(new RedisKitOptions { ConnectionString = "127.0.0.1:6379" });
+        Assert.Contains("$CONFIG=", configuration.ToString(), StringComparison.Ordinal); // the configuration string form of "renamed to nothing"
+        Assert.DoesNotContain("$INFO=", configuration.ToString(), StringComparison.Ordinal);
+
+        var own = RedisConnection.BuildConfiguration(new RedisKitOptions { ConnectionString = "127.0.0.1:6379,$ECHO=" });
+        Assert.DoesNotContain("$CONFIG=", own.ToString(), StringComparison.Ordinal);
+        Assert.Contains("$ECHO=", own.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void BuildConfiguration_Sentinel_SetsServiceNameAndSentinelEndpoints()
     {
         var configuration = RedisConnection.BuildConfiguration(new RedisKitOptions

@@ -1,6 +1,3 @@
-using System.Net;
-using System.Security.Cryptography;
-using System.Security.Cryptography.X509Certificates;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
@@ -11,66 +8,26 @@ namespace RedisKit.Tests.Connection;
 
 public class TlsAndAclTests
 {
-    /// <summary>A CA and a server certificate for 127.0.0.1 signed by it, written as PEM files.</summary>
-    private static (string Directory, string CaPem, string CertPem, string KeyPem) CreateCertificates()
-    {
-        var directory = System.IO.Directory.CreateTempSubdirectory("rediskit-tls-").FullName;
-        var now = DateTimeOffset.UtcNow;
-        using var caKey = RSA.Create(2048);
-        var caRequest = new CertificateRequest("CN=RedisKit Test CA", caKey, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
-        caRequest.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, false, 0, true));
-        caRequest.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign | X509KeyUsageFlags.CrlSign, true));
-        using var ca = caRequest.CreateSelfSigned(now.AddDays(-1), now.AddDays(1));
-
-        using var serverKey = RSA.Create(2048);
-        var request = new CertificateRequest("CN=127.0.0.1", serverKey, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
-        var names = new SubjectAlternativeNameBuilder();
-        names.AddIpAddress(IPAddress.Loopback);
-        names.AddDnsName("localhost");
-        request.CertificateExtensions.Add(names.Build());
-        request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid("1.3.6.1.5.5.7.3.1")], false));
-        using var server = request.Create(ca, now.AddDays(-1), now.AddDays(1), RandomNumberGenerator.GetBytes(8));
-
-        var caPem = Path.Combine(directory, "ca.pem");
-        var certPem = Path.Combine(directory, "server.pem");
-        var keyPem = Path.Combine(directory, "server.key");
-        File.WriteAllText(caPem, ca.ExportCertificatePem());
-        File.WriteAllText(certPem, server.ExportCertificatePem());
-        File.WriteAllText(keyPem, serverKey.ExportPkcs8PrivateKeyPem());
-        return (directory, caPem, certPem, keyPem);
-    }
-
     [Fact]
     public async Task Rediss_WithTrustedCa_ConnectsOverTls_AndWithoutItIsRefused()
     {
-        var (directory, ca, cert, key) = CreateCertificates();
+        using var certificates = TestCertificates.Create();
         var tlsPort = RedisBinaries.FreePort();
-        await using var server = await RedisServerProcess.StartAsync(
-        [
-            "--tls-port", tlsPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
-            "--tls-cert-file", cert, "--tls-key-file", key, "--tls-ca-cert-file", ca, "--tls-auth-clients", "no",
-        ]);
-        try
+        await using var server = await RedisServerProcess.StartAsync(certificates.RedisServerArguments(tlsPort));
+        await using (var provider = TestHost.Build($"rediss://127.0.0.1:{tlsPort}", options: o => o.TlsCaCertificatePath = certificates.CaPath))
         {
-            await using (var provider = TestHost.Build($"rediss://127.0.0.1:{tlsPort}", options: o => o.TlsCaCertificatePath = ca))
-            {
-                var connection = provider.GetRequiredService<IRedisConnection>();
-                var database = await connection.GetDatabaseAsync();
-                await database.StringSetAsync("over-tls", "yes");
+            var connection = provider.GetRequiredService<IRedisConnection>();
+            var database = await connection.GetDatabaseAsync();
+            await database.StringSetAsync("over-tls", "yes");
 
-                Assert.Equal("yes", (string?)await database.StringGetAsync("over-tls"));
-                Assert.Equal(RedisEngine.Redis, (await connection.GetCapabilitiesAsync()).Engine);
-            }
+            Assert.Equal("yes", (string?)await database.StringGetAsync("over-tls"));
+            Assert.Equal(RedisEngine.Redis, (await connection.GetCapabilitiesAsync()).Engine);
+        }
 
-            // Without trusting the private CA the certificate is rejected: validation is not switched off.
-            await using var untrusted = TestHost.Build($"rediss://127.0.0.1:{tlsPort}", options: o => o.ConnectTimeout = TimeSpan.FromSeconds(1));
-            var refused = await untrusted.GetRequiredService<IRedisConnection>().GetMultiplexerAsync();
-            Assert.False(refused.IsConnected);
-        }
-        finally
-        {
-            System.IO.Directory.Delete(directory, recursive: true);
-        }
+        // Without trusting the private CA the certificate is rejected: validation is not switched off.
+        await using var untrusted = TestHost.Build($"rediss://127.0.0.1:{tlsPort}", options: o => o.ConnectTimeout = TimeSpan.FromSeconds(1));
+        var refused = await untrusted.GetRequiredService<IRedisConnection>().GetMultiplexerAsync();
+        Assert.False(refused.IsConnected);
     }
 
     [Fact]
