@@ -33,21 +33,18 @@ public sealed class ProductViewSink(IServiceScopeFactory scopes, ILogger<Product
         var byProduct = items.GroupBy(v => v.ProductId).ToDictionary(g => g.Key, g => (long)g.Count());
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<ShopDb>();
-        var ids = byProduct.Keys.ToArray();
-        var existing = await db.ProductViews.Where(v => ids.Contains(v.ProductId)).ToDictionaryAsync(v => v.ProductId, cancellationToken);
+        // One atomic upsert per product, in one transaction. Instances drain the shared queue concurrently: a
+        // read-then-write would lose one instance's increment, and two inserts of a new product would collide.
+        // The statement is valid in SQLite and PostgreSQL.
+        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
         foreach (var (productId, views) in byProduct)
         {
-            if (existing.TryGetValue(productId, out var row))
-            {
-                row.Count += views;
-            }
-            else
-            {
-                db.ProductViews.Add(new ProductView { ProductId = productId, Count = views });
-            }
+            await db.Database.ExecuteSqlInterpolatedAsync(
+                $"INSERT INTO product_views (product_id, count) VALUES ({productId}, {views}) ON CONFLICT (product_id) DO UPDATE SET count = product_views.count + excluded.count",
+                cancellationToken);
         }
 
-        await db.SaveChangesAsync(cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
         ShopLog.ViewsFlushed(logger, byProduct.Count, byProduct.Values.Sum());
     }
 }

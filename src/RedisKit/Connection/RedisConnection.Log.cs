@@ -20,6 +20,9 @@ internal sealed partial class RedisConnection
     [LoggerMessage(EventId = 1005, Level = LogLevel.Warning, Message = "Redis server {EndPoint} reported: {Message}")]
     private static partial void LogServerError(ILogger logger, string endPoint, string message);
 
+    [LoggerMessage(EventId = 1012, Level = LogLevel.Debug, Message = "Redis server {EndPoint} replied {Message} (expected; RedisKit recovers from it)")]
+    private static partial void LogExpectedServerReply(ILogger logger, string endPoint, string message);
+
     [LoggerMessage(EventId = 1006, Level = LogLevel.Error, Message = "Redis client internal error at {EndPoint} in {Origin}")]
     private static partial void LogInternalError(ILogger logger, string endPoint, string? origin, Exception exception);
 

@@ -222,7 +222,18 @@ internal sealed partial class RedisConnection : IRedisConnection, IAsyncDisposab
         }
     }
 
-    private void OnErrorMessage(object? sender, RedisErrorEventArgs e) => LogServerError(_logger, Format(e.EndPoint), e.Message);
+    private void OnErrorMessage(object? sender, RedisErrorEventArgs e)
+    {
+        // NOSCRIPT (the first EVALSHA of each script on a fresh or restarted server: RedisScript reloads it) and
+        // BUSYGROUP (a consumer group that already exists) are part of normal operation, not problems.
+        if (e.Message.StartsWith("NOSCRIPT", StringComparison.Ordinal) || e.Message.StartsWith("BUSYGROUP", StringComparison.Ordinal))
+        {
+            LogExpectedServerReply(_logger, Format(e.EndPoint), e.Message);
+            return;
+        }
+
+        LogServerError(_logger, Format(e.EndPoint), e.Message);
+    }
 
     private void OnInternalError(object? sender, InternalErrorEventArgs e) => LogInternalError(_logger, Format(e.EndPoint), e.Origin, e.Exception);
 
