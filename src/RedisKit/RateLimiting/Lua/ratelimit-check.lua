@@ -128,11 +128,11 @@ local function logTrim(key, window)
     cut = int(clock() - window)
     cuts[window] = cut
   end
-  local head = redis.call('LINDEX', key, 0)
+  local head = redis.call('LINDEX', key, '0')
   if not head or not older(head, cut) then return end
   local n, size = 1, 8
   while true do
-    local chunk = redis.call('LRANGE', key, n, n + size - 1)
+    local chunk = redis.call('LRANGE', key, int(n), int(n + size - 1))
     local k = 0
     for j = 1, #chunk do
       if older(chunk[j], cut) then k = j else break end
@@ -141,7 +141,7 @@ local function logTrim(key, window)
     if k < size then break end
     size = size * 2
   end
-  redis.call('LTRIM', key, n, -1)
+  redis.call('LTRIM', key, int(n), '-1')
 end
 
 local function logPush(key, cost)
@@ -166,7 +166,7 @@ local function logEval(key, cost, p, commit)
       redis.call('PEXPIRE', key, p.ws)
       return true, verdict(true, limit - used, cost), window, 0
     end
-    redis.call('LTRIM', key, 0, -cost - 1) -- give the permits back
+    redis.call('LTRIM', key, '0', int(-cost - 1)) -- give the permits back
   else
     used = redis.call('LLEN', key)
   end
@@ -174,11 +174,11 @@ local function logEval(key, cost, p, commit)
   -- Full reset comes one window after the newest permit: the one taken now, or the newest kept.
   local reset, retry = window, 0
   if not ok then
-    if used > 0 then reset = tonumber(redis.call('LINDEX', key, -1)) + window - now end
+    if used > 0 then reset = tonumber(redis.call('LINDEX', key, '-1')) + window - now end
     if cost > limit then
       retry = -1
     else
-      retry = tonumber(redis.call('LINDEX', key, used + cost - limit - 1)) + window - now
+      retry = tonumber(redis.call('LINDEX', key, int(used + cost - limit - 1))) + window - now
     end
   end
   return ok, verdict(ok, limit - used, cost), reset, retry
