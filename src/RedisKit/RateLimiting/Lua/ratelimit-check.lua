@@ -59,8 +59,9 @@ local function verdict(ok, remaining, cost)
 end
 
 -- Each algorithm: eval(key, cost, p, commit) -> ok, remaining, reset, retry, s1, s2, s3 and
--- apply(key, cost, p, s1, s2, s3, leaseid). With commit, eval has already written when it allows (and cost > 0);
--- without, apply writes later with the state s1..s3 that eval saw.
+-- apply(key, cost, p, s1, s2, s3, leaseid), which writes the permits with the state s1..s3 that eval saw.
+-- The fixed window and the log take `commit` (a single policy: write as part of the evaluation when it allows)
+-- and then write themselves; for the others the caller applies.
 
 -- Fixed window: the key's own expiry is the window; it starts with the first permit and is never extended
 -- (INCRBY keeps the TTL).
@@ -191,7 +192,7 @@ local function counterApply(key, cost, p, start, c, prev)
   redis.call('PEXPIRE', key, int(start + 2 * p.window - now))
 end
 
-local function counterEval(key, cost, p, commit)
+local function counterEval(key, cost, p)
   local limit, window = p.limit, p.window
   local t = clock()
   local start = t - (t % window)
@@ -211,18 +212,15 @@ local function counterEval(key, cost, p, commit)
   local remaining = math.floor(verdict(ok, limit - estimate, cost))
   local retry = 0
   if ok then
-    if commit and cost > 0 then counterApply(key, cost, p, start, c, prev) end
+    retry = 0
   elseif cost > limit then
     retry = -1
+  elseif c + cost <= limit and prev > 0 then
+    retry = math.max(1, math.ceil(window - (limit - c - cost) * window / prev - elapsed))
   else
-    if c + cost <= limit and prev > 0 then
-      retry = math.ceil(window - (limit - c - cost) * window / prev - elapsed)
-    else
-      local e2 = 0
-      if c > 0 then e2 = math.max(0, window - (limit - cost) * window / c) end
-      retry = (window - elapsed) + math.ceil(e2)
-    end
-    if retry < 1 then retry = 1 end
+    local e2 = 0
+    if c > 0 then e2 = math.max(0, window - (limit - cost) * window / c) end
+    retry = math.max(1, (window - elapsed) + math.ceil(e2))
   end
   return ok, remaining, window - elapsed, retry, start, c, prev
 end
@@ -234,7 +232,7 @@ local function bucketApply(key, cost, p, left)
   redis.call('PEXPIRE', key, int(math.max(1, math.ceil((p.limit - left) / rate))))
 end
 
-local function bucketEval(key, cost, p, commit)
+local function bucketEval(key, cost, p)
   local limit = p.limit
   local t = clock()
   local rate = p.extra / p.window
@@ -247,15 +245,13 @@ local function bucketEval(key, cost, p, commit)
     tokens = math.min(limit, tokens + math.max(0, t - ts) * rate)
   end
   local ok = cost <= tokens
-  local left = tokens
-  if ok then left = tokens - cost end
-  local retry = 0
+  local left, retry = tokens, 0
   if ok then
-    if commit and cost > 0 then bucketApply(key, cost, p, left) end
-  elseif cost > limit then
-    retry = -1
-  else
+    left = tokens - cost
+  elseif cost <= limit then
     retry = math.max(1, math.ceil((cost - tokens) / rate))
+  else
+    retry = -1
   end
   return ok, math.floor(left), math.ceil((limit - left) / rate), retry, left
 end
@@ -265,7 +261,7 @@ local function gcraApply(key, cost, p, newtat)
   redis.call('SET', key, string.format('%.17g', newtat), 'PX', int(math.max(1, math.ceil(newtat - now))))
 end
 
-local function gcraEval(key, cost, p, commit)
+local function gcraEval(key, cost, p)
   local t = clock()
   local interval = p.window / p.limit
   local burst = p.extra
@@ -275,17 +271,15 @@ local function gcraEval(key, cost, p, commit)
   local newtat = tat + interval * cost
   local allowat = newtat - tau
   local ok = allowat <= t + 0.0001
-  local base = tat
-  if ok then base = newtat end
-  local remaining = math.max(0, math.floor((t - (base - tau)) / interval + 0.0001))
-  local retry = 0
+  local base, retry = tat, 0
   if ok then
-    if commit and cost > 0 then gcraApply(key, cost, p, newtat) end
-  elseif cost > burst then
-    retry = -1
-  else
+    base = newtat
+  elseif cost <= burst then
     retry = math.max(1, math.ceil(allowat - t))
+  else
+    retry = -1
   end
+  local remaining = math.max(0, math.floor((t - (base - tau)) / interval + 0.0001))
   return ok, remaining, math.ceil(base - t), retry, newtat
 end
 
@@ -324,6 +318,7 @@ end
 
 local EVAL = { fixedEval, logEval, counterEval, bucketEval, gcraEval, concurrencyEval }
 local APPLY = { fixedApply, logApply, counterApply, bucketApply, gcraApply, concurrencyApply }
+local COMMITS = { true, true, false, false, false, false } -- writes itself when evaluated with commit
 
 local reply = {}
 
@@ -332,7 +327,9 @@ if tonumber(ARGV[1]) < 0 then
     local p = spec(ARGV[2 * c])
     local eval = EVAL[p.algo]
     if eval == nil or p.algo == 6 then error('algorithm ' .. p.algo .. ' has no single-policy layout') end
-    local _, remaining, reset, retry = eval(KEYS[c], tonumber(ARGV[2 * c + 1]), p, true)
+    local key, cost = KEYS[c], tonumber(ARGV[2 * c + 1])
+    local ok, remaining, reset, retry, s1, s2, s3 = eval(key, cost, p, true)
+    if ok and cost > 0 and not COMMITS[p.algo] then APPLY[p.algo](key, cost, p, s1, s2, s3) end
     local o = #reply
     reply[o + 1] = remaining
     reply[o + 2] = reset
