@@ -119,6 +119,37 @@ public class RedisRateLimiterTests
         await AssertTtlsAsync(prefix);
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task SlidingWindowLog_ManyPermitsExpireAtOnce_AllTrimmedAndCountsExact(bool multiPolicy)
+    {
+        var (provider, limiter, prefix) = await CreateAsync();
+        await using var _ = provider;
+        var policy = RateLimitPolicy.SlidingWindowLog("log", 100, TimeSpan.FromMilliseconds(600));
+        RateLimitPolicy[] policies = multiPolicy ? [policy, RateLimitPolicy.FixedWindow("wide", int.MaxValue, TimeSpan.FromHours(1))] : [policy];
+
+        // 70 permits (one weighted request and 10 singles): more than the trim reads in its first chunks.
+        Assert.True((await limiter.CheckAsync("p", policies, cost: 60)).IsAllowed);
+        for (var i = 0; i < 10; i++)
+        {
+            Assert.True((await limiter.CheckAsync("p", policies)).IsAllowed);
+        }
+
+        var full = await limiter.CheckAsync("p", policies, cost: 31);
+        Assert.False(full.IsAllowed);
+        Assert.Equal(30, full.Policies[0].Remaining);
+        Assert.InRange(full.RetryAfter!.Value.TotalMilliseconds, 1, 600);
+
+        await Task.Delay(700);
+        var after = await limiter.CheckAsync("p", policies, cost: 100);
+        Assert.True(after.IsAllowed);
+        Assert.Equal(0, after.Policies[0].Remaining);
+        var key = (await (await Servers.RedisClient()).GetServers()[0].KeysAsync(pattern: prefix + "*log").ToListAsync()).Single();
+        Assert.Equal(100, await (await Servers.RedisClient()).GetDatabase().ListLengthAsync(key));
+        await AssertTtlsAsync(prefix);
+    }
+
     [Fact]
     public async Task Gcra_Burst_ThenEvenlySpaced()
     {
