@@ -61,7 +61,8 @@ end
 -- Each algorithm: eval(key, cost, p, commit) -> ok, remaining, reset, retry, s1, s2, s3 and
 -- apply(key, cost, p, s1, s2, s3, leaseid), which writes the permits with the state s1..s3 that eval saw.
 -- The fixed window and the log take `commit` (a single policy: write as part of the evaluation when it allows)
--- and then write themselves; for the others the caller applies.
+-- and then write themselves; for the others the caller applies. The writes that only the multi-policy layout
+-- uses (fixed window, log, concurrency) are defined below the single-policy layout.
 
 -- Fixed window: the key's own expiry is the window; it starts with the first permit and is never extended
 -- (INCRBY keeps the TTL).
@@ -72,15 +73,6 @@ local function fixedResult(used, cost, limit, ttl)
     if cost > limit then retry = -1 else retry = math.max(1, ttl) end
   end
   return ok, verdict(ok, limit - used, cost), ttl, retry
-end
-
-local function fixedApply(key, cost, p, used, fix)
-  if used == 0 then
-    redis.call('SET', key, int(cost), 'PX', p.ws)
-  else
-    redis.call('INCRBY', key, int(cost))
-    if fix then redis.call('PEXPIRE', key, p.ws) end
-  end
 end
 
 local function fixedEval(key, cost, p, commit)
@@ -150,11 +142,6 @@ local function logPush(key, cost)
   local args = {}
   for j = 1, cost do args[j] = nowms end
   return redis.call('RPUSH', key, unpack(args))
-end
-
-local function logApply(key, cost, p)
-  logPush(key, cost)
-  redis.call('PEXPIRE', key, p.ws)
 end
 
 local function logEval(key, cost, p, commit)
@@ -283,6 +270,47 @@ local function gcraEval(key, cost, p)
   return ok, remaining, math.ceil(base - t), retry, newtat
 end
 
+-- Every call runs the whole chunk, so what only the multi-policy layout needs is defined after the
+-- single-policy layout has returned: each closure and table costs every call.
+local EVAL = { fixedEval, logEval, counterEval, bucketEval, gcraEval }
+
+local reply = {}
+
+if tonumber(ARGV[1]) < 0 then
+  for c = 1, -tonumber(ARGV[1]) do
+    local p = spec(ARGV[2 * c])
+    local algo = p.algo
+    local eval = EVAL[algo]
+    if eval == nil then error('algorithm ' .. algo .. ' has no single-policy layout') end
+    local key, cost = KEYS[c], tonumber(ARGV[2 * c + 1])
+    local ok, remaining, reset, retry, s1, s2, s3 = eval(key, cost, p, true)
+    if ok and cost > 0 then -- the fixed window and the log (1, 2) have written already
+      if algo == 3 then counterApply(key, cost, p, s1, s2, s3)
+      elseif algo == 4 then bucketApply(key, cost, p, s1)
+      elseif algo == 5 then gcraApply(key, cost, p, s1) end
+    end
+    local o = #reply
+    reply[o + 1] = remaining
+    reply[o + 2] = reset
+    reply[o + 3] = retry
+  end
+  return reply
+end
+
+local function fixedApply(key, cost, p, used, fix)
+  if used == 0 then
+    redis.call('SET', key, int(cost), 'PX', p.ws)
+  else
+    redis.call('INCRBY', key, int(cost))
+    if fix then redis.call('PEXPIRE', key, p.ws) end
+  end
+end
+
+local function logApply(key, cost, p)
+  logPush(key, cost)
+  redis.call('PEXPIRE', key, p.ws)
+end
+
 -- Concurrency: one member per held permit, scored by the server-time deadline its holder keeps pushing forward
 -- with heartbeats; a member past its deadline belongs to a dead holder.
 local function concurrencyApply(key, cost, p, _, _, _, leaseid)
@@ -316,27 +344,8 @@ local function concurrencyEval(key, cost, p)
   return ok, verdict(ok, limit - used, cost), 0, retry
 end
 
-local EVAL = { fixedEval, logEval, counterEval, bucketEval, gcraEval, concurrencyEval }
+EVAL[6] = concurrencyEval
 local APPLY = { fixedApply, logApply, counterApply, bucketApply, gcraApply, concurrencyApply }
-local COMMITS = { true, true, false, false, false, false } -- writes itself when evaluated with commit
-
-local reply = {}
-
-if tonumber(ARGV[1]) < 0 then
-  for c = 1, -tonumber(ARGV[1]) do
-    local p = spec(ARGV[2 * c])
-    local eval = EVAL[p.algo]
-    if eval == nil or p.algo == 6 then error('algorithm ' .. p.algo .. ' has no single-policy layout') end
-    local key, cost = KEYS[c], tonumber(ARGV[2 * c + 1])
-    local ok, remaining, reset, retry, s1, s2, s3 = eval(key, cost, p, true)
-    if ok and cost > 0 and not COMMITS[p.algo] then APPLY[p.algo](key, cost, p, s1, s2, s3) end
-    local o = #reply
-    reply[o + 1] = remaining
-    reply[o + 2] = reset
-    reply[o + 3] = retry
-  end
-  return reply
-end
 
 local function check(k0, a)
   local n = tonumber(ARGV[a])
