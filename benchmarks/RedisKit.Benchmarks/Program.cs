@@ -9,4 +9,11 @@ if (args.Length > 0 && args[0] == "stampede")
     return;
 }
 
+// dotnet run -c Release --project benchmarks/RedisKit.Benchmarks -- ratelimit-probe [rounds]
+if (args.Length > 0 && args[0] == "ratelimit-probe")
+{
+    Console.WriteLine(await RedisKit.Benchmarks.RateLimiting.RateLimitProbe.RunAsync(args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 20, args.Length > 2 ? args[2] : null));
+    return;
+}
+
 BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);

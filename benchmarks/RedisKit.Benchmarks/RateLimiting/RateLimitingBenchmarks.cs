@@ -18,6 +18,7 @@ public class RateLimitingBenchmarks
     private const int Callers = 64;
     private const int PerCaller = 200;
     private const int Partitions = 1024;
+    internal const int ChecksPerInvocation = Callers * PerCaller;
     private const string FixedWindowLua = """
         local c = redis.call('INCR', KEYS[1])
         if c == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end

@@ -65,6 +65,7 @@ internal sealed class CheckCoalescer
     private readonly int _countSign;
     private readonly ConcurrentQueue<PendingCheck> _queue = new();
     private int _inFlight;
+    private int _flushQueued;
     private int _topology; // 0 unknown, 1 single endpoint (any keys together), 2 cluster (group by slot)
 
     public CheckCoalescer(IRedisConnection connection, RedisScript script, bool fastPath = false)
@@ -74,10 +75,27 @@ internal sealed class CheckCoalescer
         _countSign = fastPath ? -1 : 1;
     }
 
-    /// <summary>Queues the check; it is completed (or failed) when its call returns.</summary>
+    /// <summary>
+    /// Queues the check; it is completed (or failed) when its call returns. With no call in flight it is sent at once.
+    /// Otherwise the send waits for one turn of the thread pool, so that the callers woken by the same reply all join
+    /// one call instead of the first of them taking a free slot alone.
+    /// </summary>
     public void Submit(PendingCheck check)
     {
         _queue.Enqueue(check);
+        if (Volatile.Read(ref _inFlight) == 0)
+        {
+            Pump();
+        }
+        else if (Interlocked.Exchange(ref _flushQueued, 1) == 0)
+        {
+            ThreadPool.UnsafeQueueUserWorkItem(static coalescer => coalescer.Flush(), this, preferLocal: false);
+        }
+    }
+
+    private void Flush()
+    {
+        Volatile.Write(ref _flushQueued, 0);
         Pump();
     }
 

@@ -1,6 +1,8 @@
 using System.ComponentModel.DataAnnotations;
 using System.Globalization;
+using System.Text;
 using Microsoft.Extensions.Options;
+using StackExchange.Redis;
 
 namespace RedisKit.RateLimiting;
 
@@ -108,6 +110,31 @@ public sealed class RateLimitPolicy
         RateLimitAlgorithm.Concurrency => ((int)Algorithm, PermitLimit, LeaseTtlMilliseconds, 0),
         _ => ((int)Algorithm, PermitLimit, WindowMilliseconds, 0),
     };
+
+    /// <summary>
+    /// The policy as the check script reads it: <c>algorithm:limit:window ms:extra</c> in ASCII, parsed once per script
+    /// call however many checks share the policy. Built again only when a setting changed since the last check.
+    /// </summary>
+    internal RedisValue ScriptSpec
+    {
+        get
+        {
+            var arguments = ScriptArguments;
+            var cached = Volatile.Read(ref _scriptSpec);
+            if (cached is null || cached.Arguments != arguments)
+            {
+                var (algorithm, limit, windowMs, extra) = arguments;
+                cached = new ScriptSpecCache(arguments, Encoding.ASCII.GetBytes(string.Create(CultureInfo.InvariantCulture, $"{algorithm}:{limit}:{windowMs}:{extra}")));
+                Volatile.Write(ref _scriptSpec, cached);
+            }
+
+            return cached.Value;
+        }
+    }
+
+    private ScriptSpecCache? _scriptSpec;
+
+    private sealed record ScriptSpecCache((int Algorithm, long Limit, long WindowMs, long Extra) Arguments, RedisValue Value);
 
     /// <summary>The window reported in <c>RateLimit-Policy</c> (<c>w</c>), in whole seconds, or null for the concurrency limiter.</summary>
     internal long? WindowSecondsForHeaders => Algorithm == RateLimitAlgorithm.Concurrency

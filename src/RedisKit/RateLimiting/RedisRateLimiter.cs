@@ -215,18 +215,14 @@ internal sealed partial class RedisRateLimiter : IRedisRateLimiter, IDisposable
         cancellationToken.ThrowIfCancellationRequested();
         var started = Stopwatch.GetTimestamp();
         var keys = new RedisKey[policies.Count];
-        var values = new RedisValue[3 + (4 * policies.Count)];
+        var values = new RedisValue[3 + policies.Count];
         values[0] = policies.Count;
         values[1] = cost;
         values[2] = leaseId ?? "";
         for (var i = 0; i < policies.Count; i++)
         {
             keys[i] = KeyFor(partition, policies[i]);
-            var (algorithm, limit, windowMs, extra) = policies[i].ScriptArguments;
-            values[3 + (4 * i)] = algorithm;
-            values[4 + (4 * i)] = limit;
-            values[5 + (4 * i)] = windowMs;
-            values[6 + (4 * i)] = extra;
+            values[3 + i] = policies[i].ScriptSpec;
         }
 
         RateLimitDecision decision;
@@ -276,21 +272,20 @@ internal sealed partial class RedisRateLimiter : IRedisRateLimiter, IDisposable
         }
     }
 
-    private const int FastReplyLength = 4;
+    private const int FastReplyLength = 3;
 
-    /// <summary>The fast path's reply of one check: allowed, remaining, reset ms, retry-after ms.</summary>
+    /// <summary>The fast path's reply of one check: remaining, reset ms, retry-after ms (0 exactly when allowed).</summary>
     private static RateLimitDecision ParseFast(ArraySegment<RedisResult> items, IReadOnlyList<RateLimitPolicy> policies)
     {
-        var allowed = (long)items[0] == 1;
-        var reset = (long)items[2];
-        var retry = (long)items[3];
+        var reset = (long)items[1];
+        var retry = (long)items[2];
         var result = new RateLimitPolicyResult(
             policies[0],
             retry == 0,
-            (long)items[1],
+            (long)items[0],
             TimeSpan.FromMilliseconds(Math.Max(0, reset)),
             retry > 0 ? TimeSpan.FromMilliseconds(retry) : null);
-        return new RateLimitDecision(allowed, result, RateLimitDecisionSource.Redis);
+        return new RateLimitDecision(retry == 0, result, RateLimitDecisionSource.Redis);
     }
 
     /// <summary>A single-policy check on the fast path: what it sends, and the source of the value task its caller awaits.</summary>
@@ -327,19 +322,15 @@ internal sealed partial class RedisRateLimiter : IRedisRateLimiter, IDisposable
 
         public override int KeyCount => 1;
 
-        public override int ArgumentCount => 5;
+        public override int ArgumentCount => 2;
 
         public override int ReplyLength => FastReplyLength;
 
         public override void Write(RedisKey[] callKeys, int keyOffset, RedisValue[] callValues, int valueOffset)
         {
-            var (algorithm, limit, windowMs, extra) = _policies[0].ScriptArguments;
             callKeys[keyOffset] = _key;
-            callValues[valueOffset] = algorithm;
+            callValues[valueOffset] = _policies[0].ScriptSpec;
             callValues[valueOffset + 1] = _cost;
-            callValues[valueOffset + 2] = limit;
-            callValues[valueOffset + 3] = windowMs;
-            callValues[valueOffset + 4] = extra;
         }
 
         public override void Complete(ArraySegment<RedisResult> reply)

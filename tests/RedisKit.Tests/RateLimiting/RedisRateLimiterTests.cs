@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using RedisKit.RateLimiting;
 
 namespace RedisKit.Tests.RateLimiting;
@@ -118,23 +119,68 @@ public class RedisRateLimiterTests
         await AssertTtlsAsync(prefix);
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task SlidingWindowLog_ManyPermitsExpireAtOnce_AllTrimmedAndCountsExact(bool multiPolicy)
+    {
+        var (provider, limiter, prefix) = await CreateAsync();
+        await using var _ = provider;
+        var policy = RateLimitPolicy.SlidingWindowLog("log", 100, TimeSpan.FromMilliseconds(600));
+        RateLimitPolicy[] policies = multiPolicy ? [policy, RateLimitPolicy.FixedWindow("wide", int.MaxValue, TimeSpan.FromHours(1))] : [policy];
+
+        // 70 permits (one weighted request and 10 singles): more than the trim reads in its first chunks.
+        Assert.True((await limiter.CheckAsync("p", policies, cost: 60)).IsAllowed);
+        for (var i = 0; i < 10; i++)
+        {
+            Assert.True((await limiter.CheckAsync("p", policies)).IsAllowed);
+        }
+
+        var full = await limiter.CheckAsync("p", policies, cost: 31);
+        Assert.False(full.IsAllowed);
+        Assert.Equal(30, full.Policies[0].Remaining);
+        Assert.InRange(full.RetryAfter!.Value.TotalMilliseconds, 1, 600);
+
+        await Task.Delay(700);
+        var after = await limiter.CheckAsync("p", policies, cost: 100);
+        Assert.True(after.IsAllowed);
+        Assert.Equal(0, after.Policies[0].Remaining);
+        var key = (await (await Servers.RedisClient()).GetServers()[0].KeysAsync(pattern: prefix + "*log").ToListAsync()).Single();
+        Assert.Equal(100, await (await Servers.RedisClient()).GetDatabase().ListLengthAsync(key));
+        await AssertTtlsAsync(prefix);
+    }
+
     [Fact]
     public async Task Gcra_Burst_ThenEvenlySpaced()
     {
         var (provider, limiter, prefix) = await CreateAsync();
         await using var _ = provider;
-        var policy = RateLimitPolicy.Gcra("gcra", 5, TimeSpan.FromMilliseconds(1000)); // 200 ms apart, burst 5
 
+        // 3 s apart, burst 5. Intervals of seconds and bounds taken from the server's own retry-after (less the time
+        // that passed here) keep the test true on a machine that stalls for a few hundred ms.
+        const double Interval = 3000;
+        var policy = RateLimitPolicy.Gcra("gcra", 5, TimeSpan.FromSeconds(15));
+        var burstStart = Stopwatch.StartNew();
         var first = await limiter.CheckAsync("p", [policy]);
         Assert.True(first.IsAllowed);
         Assert.Equal(4, first.Remaining);
         Assert.Equal(4, await CountAllowedAsync(limiter, "p", policy, 6));
+
+        // The burst is spent: the next permit comes one interval after the burst began.
         var denied = await limiter.CheckAsync("p", [policy]);
         Assert.False(denied.IsAllowed);
-        Assert.InRange(denied.RetryAfter!.Value.TotalMilliseconds, 1, 200);
-        await Task.Delay(denied.RetryAfter.Value + TimeSpan.FromMilliseconds(20));
-        Assert.True((await limiter.CheckAsync("p", [policy])).IsAllowed);
-        Assert.False((await limiter.CheckAsync("p", [policy])).IsAllowed);
+        Assert.InRange(denied.RetryAfter!.Value.TotalMilliseconds, Interval - burstStart.Elapsed.TotalMilliseconds - 50, Interval);
+
+        // Then exactly one permit per interval: the one after next comes one interval after the slot that opened.
+        var sinceDenied = Stopwatch.StartNew();
+        await Task.Delay(denied.RetryAfter.Value + TimeSpan.FromMilliseconds(50));
+        var next = await limiter.CheckAsync("p", [policy]);
+        Assert.True(next.IsAllowed);
+        Assert.Equal(0, next.Remaining);
+        var after = await limiter.CheckAsync("p", [policy]);
+        Assert.False(after.IsAllowed);
+        var slotOpened = sinceDenied.Elapsed.TotalMilliseconds - denied.RetryAfter.Value.TotalMilliseconds;
+        Assert.InRange(after.RetryAfter!.Value.TotalMilliseconds, Interval - slotOpened - 50, Interval);
         await AssertTtlsAsync(prefix);
     }
 

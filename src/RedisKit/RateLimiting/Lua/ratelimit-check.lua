@@ -1,218 +1,351 @@
--- Atomic rate-limit checks, in one of two layouts chosen by the sign of ARGV[1].
+-- Atomic rate-limit checks. One call carries one or more independent checks (concurrent checks of one process
+-- are coalesced into one call); each check is atomic on its own and sees the effects of the checks before it.
+-- Time is the server's (TIME), read once per call, and only when a policy needs it.
 --
--- Single-policy fast path (ARGV[1] = -checks): each check is one windowed policy (algorithms 1-5) of one
--- partition. Per check c: KEYS[c], and ARGV[2+5(c-1)..] = algorithm, cost, limit, window in ms, extra.
--- Reply per check: allowed (1/0), remaining, reset ms, retry-after ms (0 = allowed, -1 = never). Same
--- decisions, same writes (TTL on every key, a window never extended by traffic) as the generic path below,
--- without its bookkeeping: a single policy can write as soon as it allows.
-if tonumber(ARGV[1]) < 0 then
-  local checks = -tonumber(ARGV[1])
-  local out = {}
-  local t = nil
-  local tus = nil
-  local seq = 0
-  for c = 1, checks do
-    local a = 2 + (c - 1) * 5
-    local algo = tonumber(ARGV[a])
-    local cost = tonumber(ARGV[a + 1])
-    local limit = tonumber(ARGV[a + 2])
-    local window = tonumber(ARGV[a + 3])
-    local key = KEYS[c]
-    local ok, remaining, reset, retry
-    if algo ~= 1 and t == nil then
-      local tm = redis.call('TIME')
-      t = tonumber(tm[1]) * 1000 + math.floor(tonumber(tm[2]) / 1000)
-      tus = tm[1] .. '.' .. tm[2]
-    end
-
-    if algo == 1 then
-      -- Fixed window: count first (INCRBY keeps the TTL, so traffic never extends the window), give the
-      -- permits back on a deny. A new window gets its TTL in the same script.
-      local used, ttl
-      if cost > 0 then
-        used = redis.call('INCRBY', key, cost) - cost
-      else
-        used = tonumber(redis.call('GET', key) or '0')
-      end
-      ok = used + cost <= limit
-      if used > 0 then
-        ttl = redis.call('PTTL', key)
-        if ttl < 0 then
-          ttl = window
-          if ok and cost > 0 then redis.call('PEXPIRE', key, window) end
-        end
-      else
-        ttl = window
-        if cost > 0 then
-          if ok then redis.call('PEXPIRE', key, window) else redis.call('DEL', key) end
-        end
-      end
-      if not ok and cost > 0 and used > 0 then redis.call('DECRBY', key, cost) end
-      remaining = limit - used
-      if ok then remaining = remaining - cost end
-      reset = ttl
-      if ok then retry = 0 elseif cost > limit then retry = -1 else retry = ttl end
-    elseif algo == 2 then
-      redis.call('ZREMRANGEBYSCORE', key, '-inf', t - window)
-      local used = redis.call('ZCARD', key)
-      ok = used + cost <= limit
-      remaining = limit - used
-      if ok then remaining = remaining - cost end
-      reset = window
-      if not ok and used > 0 then
-        local newest = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')
-        reset = tonumber(newest[2]) + window - t
-      end
-      if ok then
-        retry = 0
-        if cost > 0 then
-          local args = {}
-          for j = 1, cost do
-            args[#args + 1] = t
-            seq = seq + 1
-            args[#args + 1] = tus .. '-' .. seq
-          end
-          redis.call('ZADD', key, unpack(args))
-          redis.call('PEXPIRE', key, window)
-        end
-      elseif cost > limit then
-        retry = -1
-      else
-        local e = redis.call('ZRANGE', key, used + cost - limit - 1, used + cost - limit - 1, 'WITHSCORES')
-        retry = tonumber(e[2]) + window - t
-      end
-    elseif algo == 3 then
-      local start = t - (t % window)
-      local h = redis.call('HMGET', key, 's', 'c', 'p')
-      local ws = tonumber(h[1])
-      local cn = tonumber(h[2]) or 0
-      local p = tonumber(h[3]) or 0
-      if ws == nil then
-        cn = 0; p = 0
-      elseif ws ~= start then
-        if ws == start - window then p = cn else p = 0 end
-        cn = 0
-      end
-      local elapsed = t - start
-      local estimate = p * (window - elapsed) / window + cn
-      ok = estimate + cost <= limit
-      remaining = limit - estimate
-      if ok then remaining = remaining - cost end
-      remaining = math.floor(remaining)
-      reset = window - elapsed
-      if ok then
-        retry = 0
-        if cost > 0 then
-          redis.call('HSET', key, 's', start, 'c', cn + cost, 'p', p)
-          redis.call('PEXPIRE', key, start + 2 * window - t)
-        end
-      elseif cost > limit then
-        retry = -1
-      elseif cn + cost <= limit and p > 0 then
-        retry = math.ceil(window - (limit - cn - cost) * window / p - elapsed)
-      else
-        local e2 = 0
-        if cn > 0 then e2 = math.max(0, window - (limit - cost) * window / cn) end
-        retry = (window - elapsed) + math.ceil(e2)
-      end
-      if not ok and retry ~= -1 and retry < 1 then retry = 1 end
-    elseif algo == 4 then
-      local rate = tonumber(ARGV[a + 4]) / window
-      local h = redis.call('HMGET', key, 't', 'ts')
-      local tokens = tonumber(h[1])
-      local ts = tonumber(h[2])
-      if tokens == nil or ts == nil then
-        tokens = limit
-      else
-        tokens = math.min(limit, tokens + math.max(0, t - ts) * rate)
-      end
-      ok = cost <= tokens
-      local left = tokens
-      if ok then left = tokens - cost end
-      remaining = math.floor(left)
-      reset = math.ceil((limit - left) / rate)
-      if ok then
-        retry = 0
-        if cost > 0 then
-          redis.call('HSET', key, 't', string.format('%.17g', left), 'ts', t)
-          redis.call('PEXPIRE', key, math.max(1, math.ceil((limit - left) / rate)))
-        end
-      elseif cost > limit then
-        retry = -1
-      else
-        retry = math.max(1, math.ceil((cost - tokens) / rate))
-      end
-    elseif algo == 5 then
-      local burst = tonumber(ARGV[a + 4])
-      local interval = window / limit
-      local tau = interval * burst
-      local tat = tonumber(redis.call('GET', key) or '')
-      if tat == nil or tat < t then tat = t end
-      local newtat = tat + interval * cost
-      local allowat = newtat - tau
-      ok = allowat <= t + 0.0001
-      local base2 = tat
-      if ok then base2 = newtat end
-      remaining = math.max(0, math.floor((t - (base2 - tau)) / interval + 0.0001))
-      reset = math.ceil(base2 - t)
-      if ok then
-        retry = 0
-        if cost > 0 then
-          redis.call('SET', key, string.format('%.17g', newtat), 'PX', math.max(1, math.ceil(newtat - t)))
-        end
-      elseif cost > burst then
-        retry = -1
-      else
-        retry = math.max(1, math.ceil(allowat - t))
-      end
-    else
-      error('algorithm ' .. tostring(algo) .. ' has no single-policy fast path')
-    end
-
-    if remaining < 0 then remaining = 0 end
-    local o = #out
-    if ok then out[o + 1] = 1 else out[o + 1] = 0 end
-    out[o + 2] = remaining
-    out[o + 3] = reset
-    out[o + 4] = retry
-  end
-  return out
-end
-
--- Generic multi-policy path (ARGV[1] = checks > 0).
--- One call carries one or more independent checks (concurrent checks of one process are
--- coalesced into one call); each check is one or more policies of one partition, all-or-nothing.
--- ARGV[1]  number of checks
--- per check c, at position a: ARGV[a] number of policies n, ARGV[a+1] cost (0 = look without consuming),
---   ARGV[a+2] lease id (read by concurrency policies only), then per policy i: ARGV[a+3+4(i-1)..] =
---   algorithm, limit, window in ms, extra; the check's n keys follow the previous checks' keys in KEYS.
+-- A policy travels as one spec string 'algorithm:limit:window ms:extra', parsed once per call:
 --   1 fixed window           extra unused
 --   2 sliding window log     extra unused
 --   3 sliding window counter extra unused
 --   4 token bucket           window = replenishment period, extra = tokens per period
 --   5 GCRA                   window = period of `limit` requests, extra = burst
---   6 concurrency            window = lease TTL, extra unused
--- Keys of one check carry the partition's hash tag; on a cluster only checks of one slot share a call.
--- Phase 1 evaluates every policy of a check without writing; phase 2 writes only when all allow, so a request
--- denied by one policy consumes nothing from the others. Time is the server's (TIME), read once per call.
--- Reply, per check: allowed (1/0), index of the first denying policy (0 = none),
---   then per policy: remaining, reset ms, retry-after ms (0 = allowed, -1 = never).
-local now = nil
-local nowus = nil
+--   6 concurrency            window = lease TTL, extra unused (generic layout only)
+--
+-- Two layouts, chosen by the sign of ARGV[1]:
+-- Single-policy (ARGV[1] = -checks): per check c, KEYS[c] and ARGV[2c], ARGV[2c+1] = spec, cost.
+--   Reply per check: remaining, reset ms, retry-after ms (0 = allowed, -1 = never).
+-- Multi-policy (ARGV[1] = checks): per check at position a, ARGV[a] = number of policies n, ARGV[a+1] = cost
+--   (0 = look without consuming), ARGV[a+2] = lease id (concurrency policies only), ARGV[a+3..a+2+n] = specs;
+--   the check's n keys follow the previous checks' keys in KEYS (all with the partition's hash tag).
+--   Phase 1 evaluates every policy without writing; phase 2 writes only when all allow, so a request denied by
+--   one policy consumes nothing from the others.
+--   Reply per check: allowed (1/0), index of the first denying policy (0 = none), then per policy: remaining,
+--   reset ms, retry-after ms.
+-- Both layouts run the same per-algorithm functions below. A single policy may `commit`: write as part of its
+-- evaluation when it allows (the fixed window and the log count optimistically and give back on a deny).
+-- Every key written gets a TTL in the same call; a window is never extended by traffic.
+
+local now, nowms -- server time in ms: a number, and its 13-digit string (what the log stores)
 local function clock()
   if now == nil then
-    local t = redis.call('TIME')
-    now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-    nowus = t[1] .. '.' .. t[2]
+    local tm = redis.call('TIME')
+    local ms = math.floor(tonumber(tm[2]) / 1000)
+    now = tonumber(tm[1]) * 1000 + ms
+    nowms = tm[1] .. string.format('%03d', ms)
   end
   return now
 end
-local function num(x)
-  return string.format('%.17g', x)
+
+-- Integers go to Redis as strings formatted here: cheaper than Lua's own number formatting.
+local function int(x)
+  return string.format('%d', x)
 end
 
+local specs = {}
+local function spec(s)
+  local p = specs[s]
+  if p == nil then
+    local a, l, w, e = string.match(s, '^(%d+):(%d+):(%d+):(%d+)$')
+    if a == nil then error('bad rate limit policy spec ' .. s) end
+    p = { algo = tonumber(a), limit = tonumber(l), window = tonumber(w), ws = w, extra = tonumber(e) }
+    specs[s] = p
+  end
+  return p
+end
+
+local function verdict(ok, remaining, cost)
+  if ok then remaining = remaining - cost end
+  if remaining < 0 then remaining = 0 end
+  return remaining
+end
+
+-- Each algorithm: eval(key, cost, p, commit) -> ok, remaining, reset, retry, s1, s2, s3 and
+-- apply(key, cost, p, s1, s2, s3, leaseid), which writes the permits with the state s1..s3 that eval saw.
+-- The fixed window and the log take `commit` (a single policy: write as part of the evaluation when it allows)
+-- and then write themselves; for the others the caller applies. The writes that only the multi-policy layout
+-- uses (fixed window, log, concurrency) are defined below the single-policy layout.
+
+-- Fixed window: the key's own expiry is the window; it starts with the first permit and is never extended
+-- (INCRBY keeps the TTL).
+local function fixedResult(used, cost, limit, ttl)
+  local ok = used + cost <= limit
+  local retry = 0
+  if not ok then
+    if cost > limit then retry = -1 else retry = math.max(1, ttl) end
+  end
+  return ok, verdict(ok, limit - used, cost), ttl, retry
+end
+
+local function fixedEval(key, cost, p, commit)
+  local limit, window = p.limit, p.window
+  if commit and cost > 0 then
+    -- Count first, give the permits back on a deny: one write in the common (allowed) case.
+    local used = redis.call('INCRBY', key, int(cost)) - cost
+    local ok = used + cost <= limit
+    local ttl = window
+    if used > 0 then
+      ttl = redis.call('PTTL', key)
+      if ttl < 0 then
+        ttl = window
+        if ok then redis.call('PEXPIRE', key, p.ws) end
+      end
+      if not ok then redis.call('DECRBY', key, int(cost)) end
+    elseif ok then
+      redis.call('PEXPIRE', key, p.ws)
+    else
+      redis.call('DEL', key)
+    end
+    return fixedResult(used, cost, limit, ttl)
+  end
+  local used = tonumber(redis.call('GET', key) or '0')
+  local ttl, fix = window, false
+  if used > 0 then
+    ttl = redis.call('PTTL', key)
+    if ttl < 0 then ttl = window; fix = true end
+  end
+  local ok, remaining, reset, retry = fixedResult(used, cost, limit, ttl)
+  return ok, remaining, reset, retry, used, fix
+end
+
+-- Sliding window log: a list of the server-ms arrival time of every permit, oldest first (13-digit strings, so
+-- string order is time order). Entries leave from the head once a window old; the count in the window is the
+-- list's length. O(1) per permit, where a sorted set costs O(log n) plus member bookkeeping.
+local function older(a, cut)
+  local la, lc = #a, #cut
+  return la < lc or (la == lc and a <= cut)
+end
+
+local cuts = {}
+local function logTrim(key, window)
+  local cut = cuts[window]
+  if cut == nil then
+    cut = int(clock() - window)
+    cuts[window] = cut
+  end
+  local head = redis.call('LINDEX', key, '0')
+  if not head or not older(head, cut) then return end
+  local n, size = 1, 8
+  while true do
+    local chunk = redis.call('LRANGE', key, int(n), int(n + size - 1))
+    local k = 0
+    for j = 1, #chunk do
+      if older(chunk[j], cut) then k = j else break end
+    end
+    n = n + k
+    if k < size then break end
+    size = size * 2
+  end
+  redis.call('LTRIM', key, int(n), '-1')
+end
+
+local function logPush(key, cost)
+  if cost == 1 then return redis.call('RPUSH', key, nowms) end
+  local args = {}
+  for j = 1, cost do args[j] = nowms end
+  return redis.call('RPUSH', key, unpack(args))
+end
+
+local function logEval(key, cost, p, commit)
+  local limit, window = p.limit, p.window
+  logTrim(key, window)
+  local used
+  if commit and cost > 0 then
+    used = logPush(key, cost) - cost
+    if used + cost <= limit then
+      redis.call('PEXPIRE', key, p.ws)
+      return true, verdict(true, limit - used, cost), window, 0
+    end
+    redis.call('LTRIM', key, '0', int(-cost - 1)) -- give the permits back
+  else
+    used = redis.call('LLEN', key)
+  end
+  local ok = used + cost <= limit
+  -- Full reset comes one window after the newest permit: the one taken now, or the newest kept.
+  local reset, retry = window, 0
+  if not ok then
+    if used > 0 then reset = tonumber(redis.call('LINDEX', key, '-1')) + window - now end
+    if cost > limit then
+      retry = -1
+    else
+      retry = tonumber(redis.call('LINDEX', key, int(used + cost - limit - 1))) + window - now
+    end
+  end
+  return ok, verdict(ok, limit - used, cost), reset, retry
+end
+
+-- Sliding window counter: current and previous aligned windows, the previous one weighted by the part of it
+-- still inside the sliding window.
+local function counterApply(key, cost, p, start, c, prev)
+  redis.call('HSET', key, 's', int(start), 'c', int(c + cost), 'p', int(prev))
+  redis.call('PEXPIRE', key, int(start + 2 * p.window - now))
+end
+
+local function counterEval(key, cost, p)
+  local limit, window = p.limit, p.window
+  local t = clock()
+  local start = t - (t % window)
+  local h = redis.call('HMGET', key, 's', 'c', 'p')
+  local ws = tonumber(h[1])
+  local c = tonumber(h[2]) or 0
+  local prev = tonumber(h[3]) or 0
+  if ws == nil then
+    c = 0; prev = 0
+  elseif ws ~= start then
+    if ws == start - window then prev = c else prev = 0 end
+    c = 0
+  end
+  local elapsed = t - start
+  local estimate = prev * (window - elapsed) / window + c
+  local ok = estimate + cost <= limit
+  local remaining = math.floor(verdict(ok, limit - estimate, cost))
+  local retry = 0
+  if ok then
+    retry = 0
+  elseif cost > limit then
+    retry = -1
+  elseif c + cost <= limit and prev > 0 then
+    retry = math.max(1, math.ceil(window - (limit - c - cost) * window / prev - elapsed))
+  else
+    local e2 = 0
+    if c > 0 then e2 = math.max(0, window - (limit - cost) * window / c) end
+    retry = math.max(1, (window - elapsed) + math.ceil(e2))
+  end
+  return ok, remaining, window - elapsed, retry, start, c, prev
+end
+
+-- Token bucket, refilled continuously at extra tokens per window.
+local function bucketApply(key, cost, p, left)
+  local rate = p.extra / p.window
+  redis.call('HSET', key, 't', string.format('%.17g', left), 'ts', int(now))
+  redis.call('PEXPIRE', key, int(math.max(1, math.ceil((p.limit - left) / rate))))
+end
+
+local function bucketEval(key, cost, p)
+  local limit = p.limit
+  local t = clock()
+  local rate = p.extra / p.window
+  local h = redis.call('HMGET', key, 't', 'ts')
+  local tokens = tonumber(h[1])
+  local ts = tonumber(h[2])
+  if tokens == nil or ts == nil then
+    tokens = limit
+  else
+    tokens = math.min(limit, tokens + math.max(0, t - ts) * rate)
+  end
+  local ok = cost <= tokens
+  local left, retry = tokens, 0
+  if ok then
+    left = tokens - cost
+  elseif cost <= limit then
+    retry = math.max(1, math.ceil((cost - tokens) / rate))
+  else
+    retry = -1
+  end
+  return ok, math.floor(left), math.ceil((limit - left) / rate), retry, left
+end
+
+-- GCRA: one theoretical arrival time per partition; emission interval window/limit, burst extra.
+local function gcraApply(key, cost, p, newtat)
+  redis.call('SET', key, string.format('%.17g', newtat), 'PX', int(math.max(1, math.ceil(newtat - now))))
+end
+
+local function gcraEval(key, cost, p)
+  local t = clock()
+  local interval = p.window / p.limit
+  local burst = p.extra
+  local tau = interval * burst
+  local tat = tonumber(redis.call('GET', key) or '')
+  if tat == nil or tat < t then tat = t end
+  local newtat = tat + interval * cost
+  local allowat = newtat - tau
+  local ok = allowat <= t + 0.0001
+  local base, retry = tat, 0
+  if ok then
+    base = newtat
+  elseif cost <= burst then
+    retry = math.max(1, math.ceil(allowat - t))
+  else
+    retry = -1
+  end
+  local remaining = math.max(0, math.floor((t - (base - tau)) / interval + 0.0001))
+  return ok, remaining, math.ceil(base - t), retry, newtat
+end
+
+-- Every call runs the whole chunk, so what only the multi-policy layout needs is defined after the
+-- single-policy layout has returned: each closure and table costs every call.
+local EVAL = { fixedEval, logEval, counterEval, bucketEval, gcraEval }
+
 local reply = {}
-local seq = 0
+
+if tonumber(ARGV[1]) < 0 then
+  for c = 1, -tonumber(ARGV[1]) do
+    local p = spec(ARGV[2 * c])
+    local algo = p.algo
+    local eval = EVAL[algo]
+    if eval == nil then error('algorithm ' .. algo .. ' has no single-policy layout') end
+    local key, cost = KEYS[c], tonumber(ARGV[2 * c + 1])
+    local ok, remaining, reset, retry, s1, s2, s3 = eval(key, cost, p, true)
+    if ok and cost > 0 then -- the fixed window and the log (1, 2) have written already
+      if algo == 3 then counterApply(key, cost, p, s1, s2, s3)
+      elseif algo == 4 then bucketApply(key, cost, p, s1)
+      elseif algo == 5 then gcraApply(key, cost, p, s1) end
+    end
+    local o = #reply
+    reply[o + 1] = remaining
+    reply[o + 2] = reset
+    reply[o + 3] = retry
+  end
+  return reply
+end
+
+local function fixedApply(key, cost, p, used, fix)
+  if used == 0 then
+    redis.call('SET', key, int(cost), 'PX', p.ws)
+  else
+    redis.call('INCRBY', key, int(cost))
+    if fix then redis.call('PEXPIRE', key, p.ws) end
+  end
+end
+
+local function logApply(key, cost, p)
+  logPush(key, cost)
+  redis.call('PEXPIRE', key, p.ws)
+end
+
+-- Concurrency: one member per held permit, scored by the server-time deadline its holder keeps pushing forward
+-- with heartbeats; a member past its deadline belongs to a dead holder.
+local function concurrencyApply(key, cost, p, _, _, _, leaseid)
+  local deadline = now + p.window
+  local args = {}
+  for j = 1, cost do
+    args[#args + 1] = deadline
+    args[#args + 1] = leaseid .. ':' .. j
+  end
+  redis.call('ZADD', key, unpack(args))
+  if redis.call('PTTL', key) < p.window then
+    redis.call('PEXPIRE', key, p.ws)
+  end
+end
+
+local function concurrencyEval(key, cost, p)
+  local limit = p.limit
+  local t = clock()
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', t)
+  local used = redis.call('ZCARD', key)
+  local ok = used + cost <= limit
+  local retry = 0
+  if not ok then
+    if cost > limit then
+      retry = -1
+    else
+      local first = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+      retry = math.max(1, tonumber(first[2]) - t)
+    end
+  end
+  return ok, verdict(ok, limit - used, cost), 0, retry
+end
+
+EVAL[6] = concurrencyEval
+local APPLY = { fixedApply, logApply, counterApply, bucketApply, gcraApply, concurrencyApply }
 
 local function check(k0, a)
   local n = tonumber(ARGV[a])
@@ -223,149 +356,12 @@ local function check(k0, a)
   reply[first + 1] = 0
   local state = {}
   local allowed = true
-
   for i = 1, n do
-    local base = a + 2 + (i - 1) * 4
-    local algo = tonumber(ARGV[base + 1])
-    local limit = tonumber(ARGV[base + 2])
-    local window = tonumber(ARGV[base + 3])
-    local extra = tonumber(ARGV[base + 4])
-    local key = KEYS[k0 + i]
-    local ok, remaining, reset, retry
-    local s = {}
-
-    if algo == 1 then
-      -- Fixed window: the key's own expiry is the window; it starts with the first permit and is
-      -- never extended (INCRBY keeps the TTL).
-      local used = tonumber(redis.call('GET', key) or '0')
-      local ttl = window
-      if used > 0 then
-        ttl = redis.call('PTTL', key)
-        if ttl < 0 then ttl = window; s.fix = true end
-      end
-      ok = used + cost <= limit
-      remaining = limit - used
-      if ok then remaining = remaining - cost end
-      reset = ttl
-      if ok then retry = 0 elseif cost > limit then retry = -1 else retry = ttl end
-      s.used = used
-    elseif algo == 2 then
-      -- Sliding window log: one sorted-set member per permit, scored by server ms.
-      local t = clock()
-      redis.call('ZREMRANGEBYSCORE', key, '-inf', t - window)
-      local used = redis.call('ZCARD', key)
-      ok = used + cost <= limit
-      remaining = limit - used
-      if ok then remaining = remaining - cost end
-      -- Full reset comes one window after the newest permit: the one taken now, or the newest kept.
-      reset = window
-      if not ok and used > 0 then
-        local newest = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')
-        reset = tonumber(newest[2]) + window - t
-      end
-      if ok then
-        retry = 0
-      elseif cost > limit then
-        retry = -1
-      else
-        local e = redis.call('ZRANGE', key, used + cost - limit - 1, used + cost - limit - 1, 'WITHSCORES')
-        retry = tonumber(e[2]) + window - t
-      end
-    elseif algo == 3 then
-      -- Sliding window counter: current and previous aligned windows, the previous one weighted by
-      -- the part of it still inside the sliding window.
-      local t = clock()
-      local start = t - (t % window)
-      local h = redis.call('HMGET', key, 's', 'c', 'p')
-      local ws = tonumber(h[1])
-      local c = tonumber(h[2]) or 0
-      local p = tonumber(h[3]) or 0
-      if ws == nil then
-        c = 0; p = 0
-      elseif ws ~= start then
-        if ws == start - window then p = c else p = 0 end
-        c = 0
-      end
-      local elapsed = t - start
-      local estimate = p * (window - elapsed) / window + c
-      ok = estimate + cost <= limit
-      remaining = limit - estimate
-      if ok then remaining = remaining - cost end
-      remaining = math.floor(remaining)
-      reset = window - elapsed
-      if ok then
-        retry = 0
-      elseif cost > limit then
-        retry = -1
-      elseif c + cost <= limit and p > 0 then
-        retry = math.ceil(window - (limit - c - cost) * window / p - elapsed)
-      else
-        local e2 = 0
-        if c > 0 then e2 = math.max(0, window - (limit - cost) * window / c) end
-        retry = (window - elapsed) + math.ceil(e2)
-      end
-      if not ok and retry ~= -1 and retry < 1 then retry = 1 end
-      s.start = start; s.c = c; s.p = p
-    elseif algo == 4 then
-      -- Token bucket, refilled continuously at extra tokens per window.
-      local t = clock()
-      local rate = extra / window
-      local h = redis.call('HMGET', key, 't', 'ts')
-      local tokens = tonumber(h[1])
-      local ts = tonumber(h[2])
-      if tokens == nil or ts == nil then
-        tokens = limit
-      else
-        tokens = math.min(limit, tokens + math.max(0, t - ts) * rate)
-      end
-      ok = cost <= tokens
-      local left = tokens
-      if ok then left = tokens - cost end
-      remaining = math.floor(left)
-      reset = math.ceil((limit - left) / rate)
-      if ok then retry = 0 elseif cost > limit then retry = -1 else retry = math.max(1, math.ceil((cost - tokens) / rate)) end
-      s.left = left; s.rate = rate
-    elseif algo == 5 then
-      -- GCRA: one theoretical arrival time per partition; emission interval window/limit, burst extra.
-      local t = clock()
-      local interval = window / limit
-      local tau = interval * extra
-      local tat = tonumber(redis.call('GET', key) or '')
-      if tat == nil or tat < t then tat = t end
-      local newtat = tat + interval * cost
-      local allowat = newtat - tau
-      ok = allowat <= t + 0.0001
-      local base2 = tat
-      if ok then base2 = newtat end
-      remaining = math.max(0, math.floor((t - (base2 - tau)) / interval + 0.0001))
-      reset = math.ceil(base2 - t)
-      if ok then retry = 0 elseif cost > extra then retry = -1 else retry = math.max(1, math.ceil(allowat - t)) end
-      s.newtat = newtat
-    elseif algo == 6 then
-      -- Concurrency: one member per held permit, scored by the server-time deadline its holder keeps
-      -- pushing forward with heartbeats; a member past its deadline belongs to a dead holder.
-      local t = clock()
-      redis.call('ZREMRANGEBYSCORE', key, '-inf', t)
-      local used = redis.call('ZCARD', key)
-      ok = used + cost <= limit
-      remaining = limit - used
-      if ok then remaining = remaining - cost end
-      reset = 0
-      if ok then
-        retry = 0
-      elseif cost > limit then
-        retry = -1
-      else
-        local first = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
-        retry = math.max(1, tonumber(first[2]) - t)
-      end
-    else
-      error('unknown rate limit algorithm ' .. tostring(algo))
-    end
-
-    if remaining < 0 then remaining = 0 end
-    s.algo = algo; s.limit = limit; s.window = window; s.key = key
-    state[i] = s
+    local p = spec(ARGV[a + 2 + i])
+    local eval = EVAL[p.algo]
+    if eval == nil then error('unknown rate limit algorithm ' .. p.algo) end
+    local ok, remaining, reset, retry, s1, s2, s3 = eval(KEYS[k0 + i], cost, p, false)
+    state[i] = { p, s1, s2, s3 }
     reply[#reply + 1] = remaining
     reply[#reply + 1] = reset
     reply[#reply + 1] = retry
@@ -375,61 +371,19 @@ local function check(k0, a)
       reply[first + 1] = i
     end
   end
-
-  if not allowed or cost <= 0 then
-    return n
-  end
-
-  for i = 1, n do
-    local s = state[i]
-    local key = s.key
-    if s.algo == 1 then
-      if s.used == 0 then
-        redis.call('SET', key, cost, 'PX', s.window)
-      else
-        redis.call('INCRBY', key, cost)
-        if s.fix then redis.call('PEXPIRE', key, s.window) end
-      end
-    elseif s.algo == 2 then
-      local args = {}
-      for j = 1, cost do
-        args[#args + 1] = now
-        seq = seq + 1
-        args[#args + 1] = nowus .. '-' .. seq
-      end
-      redis.call('ZADD', key, unpack(args))
-      redis.call('PEXPIRE', key, s.window)
-    elseif s.algo == 3 then
-      redis.call('HSET', key, 's', s.start, 'c', s.c + cost, 'p', s.p)
-      redis.call('PEXPIRE', key, s.start + 2 * s.window - now)
-    elseif s.algo == 4 then
-      redis.call('HSET', key, 't', num(s.left), 'ts', now)
-      redis.call('PEXPIRE', key, math.max(1, math.ceil((s.limit - s.left) / s.rate)))
-    elseif s.algo == 5 then
-      redis.call('SET', key, num(s.newtat), 'PX', math.max(1, math.ceil(s.newtat - now)))
-    elseif s.algo == 6 then
-      local deadline = now + s.window
-      local args = {}
-      for j = 1, cost do
-        args[#args + 1] = deadline
-        args[#args + 1] = leaseid .. ':' .. j
-      end
-      redis.call('ZADD', key, unpack(args))
-      if redis.call('PTTL', key) < s.window then
-        redis.call('PEXPIRE', key, s.window)
-      end
+  if allowed and cost > 0 then
+    for i = 1, n do
+      local s = state[i]
+      APPLY[s[1].algo](KEYS[k0 + i], cost, s[1], s[2], s[3], s[4], leaseid)
     end
   end
-
   return n
 end
 
-local checks = tonumber(ARGV[1])
-local a = 2
-local k0 = 0
-for c = 1, checks do
+local a, k0 = 2, 0
+for _ = 1, tonumber(ARGV[1]) do
   local n = check(k0, a)
   k0 = k0 + n
-  a = a + 3 + 4 * n
+  a = a + 3 + n
 end
 return reply
