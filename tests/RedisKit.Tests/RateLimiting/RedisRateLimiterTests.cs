@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using RedisKit.RateLimiting;
+using StackExchange.Redis;
 
 namespace RedisKit.Tests.RateLimiting;
 
@@ -147,6 +148,39 @@ public class RedisRateLimiterTests
         Assert.Equal(0, after.Policies[0].Remaining);
         var key = (await (await Servers.RedisClient()).GetServers()[0].KeysAsync(pattern: prefix + "*log").ToListAsync()).Single();
         Assert.Equal(100, await (await Servers.RedisClient()).GetDatabase().ListLengthAsync(key));
+        await AssertTtlsAsync(prefix);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task SlidingWindowLog_TtlSetOnlyOnTrim_KeyAlwaysOutlivesItsNewestPermitByAWindow(bool multiPolicy)
+    {
+        var (provider, limiter, prefix) = await CreateAsync();
+        await using var _ = provider;
+        const int Window = 1000;
+        var policy = RateLimitPolicy.SlidingWindowLog("log", 1000, TimeSpan.FromMilliseconds(Window));
+        RateLimitPolicy[] policies = multiPolicy ? [policy, RateLimitPolicy.FixedWindow("wide", int.MaxValue, TimeSpan.FromHours(1))] : [policy];
+        var database = (await Servers.RedisClient()).GetDatabase();
+        var random = new Random(7);
+        RedisKey? key = null;
+        var permits = new List<long>();
+
+        // About 3 s of permits at uneven gaps: some checks trim the head (the TTL is set again), most do not.
+        for (var i = 0; i < 16; i++)
+        {
+            var clock = Stopwatch.StartNew();
+            Assert.True((await limiter.CheckAsync("p", policies)).IsAllowed);
+            key ??= (await (await Servers.RedisClient()).GetServers()[0].KeysAsync(pattern: prefix + "*log").ToListAsync()).Single();
+            var ttl = await database.KeyTimeToLiveAsync(key.Value);
+
+            // The permit just taken counts for a window, so the key must live at least that long (less the time since).
+            Assert.NotNull(ttl);
+            Assert.True(ttl.Value.TotalMilliseconds >= Window - clock.Elapsed.TotalMilliseconds, $"check {i}: TTL {ttl.Value.TotalMilliseconds} ms");
+            Assert.True(ttl.Value.TotalMilliseconds <= 2 * Window);
+            await Task.Delay(random.Next(0, 400));
+        }
+
         await AssertTtlsAsync(prefix);
     }
 

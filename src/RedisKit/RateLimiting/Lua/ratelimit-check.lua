@@ -114,7 +114,24 @@ local function older(a, cut)
   return la < lc or (la == lc and a <= cut)
 end
 
+-- The log's TTL: two windows, set only when the head moves (a trim) or the key is new, not on every permit.
+-- Invariant: when the TTL was last set, at time T, the list's head was no newer than T. Until a trim, the head
+-- stays and a check at `now` finds it inside the window (head > now - window), so now < T + window and the
+-- permit it pushes is a window younger than the expiry (T + 2 windows). Every trim, allowed or denied, single
+-- or multi-policy, sets the TTL again; so the key always outlives its newest permit by a window, with one
+-- command per check (PEXPIRE) less. The cost: an idle key lives up to two windows after its last permit.
+local function logTtl(p)
+  local ttl = p.ttl2
+  if ttl == nil then
+    ttl = int(2 * p.window)
+    p.ttl2 = ttl
+  end
+  return ttl
+end
+
 local cuts = {}
+-- Removes permits a window old from the head. Returns 'new' (no key), 'trimmed' (the head moved: set the TTL
+-- again) or nil.
 local function logTrim(key, window)
   local cut = cuts[window]
   if cut == nil then
@@ -122,7 +139,8 @@ local function logTrim(key, window)
     cuts[window] = cut
   end
   local head = redis.call('LINDEX', key, '0')
-  if not head or not older(head, cut) then return end
+  if not head then return 'new' end
+  if not older(head, cut) then return nil end
   local n, size = 1, 8
   while true do
     local chunk = redis.call('LRANGE', key, int(n), int(n + size - 1))
@@ -135,6 +153,7 @@ local function logTrim(key, window)
     size = size * 2
   end
   redis.call('LTRIM', key, int(n), '-1')
+  return 'trimmed'
 end
 
 local function logPush(key, cost)
@@ -146,16 +165,17 @@ end
 
 local function logEval(key, cost, p, commit)
   local limit, window = p.limit, p.window
-  logTrim(key, window)
+  local trim = logTrim(key, window)
   local used
   if commit and cost > 0 then
     used = logPush(key, cost) - cost
+    if trim then redis.call('PEXPIRE', key, logTtl(p)) end
     if used + cost <= limit then
-      redis.call('PEXPIRE', key, p.ws)
       return true, verdict(true, limit - used, cost), window, 0
     end
     redis.call('LTRIM', key, '0', int(-cost - 1)) -- give the permits back
   else
+    if trim == 'trimmed' then redis.call('PEXPIRE', key, logTtl(p)) end
     used = redis.call('LLEN', key)
   end
   local ok = used + cost <= limit
@@ -169,7 +189,8 @@ local function logEval(key, cost, p, commit)
       retry = tonumber(redis.call('LINDEX', key, int(used + cost - limit - 1))) + window - now
     end
   end
-  return ok, verdict(ok, limit - used, cost), reset, retry
+  -- apply sets the TTL after its push when the key is new or was trimmed (a trim may have emptied it).
+  return ok, verdict(ok, limit - used, cost), reset, retry, trim ~= nil
 end
 
 -- Sliding window counter: current and previous aligned windows, the previous one weighted by the part of it
@@ -306,9 +327,9 @@ local function fixedApply(key, cost, p, used, fix)
   end
 end
 
-local function logApply(key, cost, p)
+local function logApply(key, cost, p, refresh)
   logPush(key, cost)
-  redis.call('PEXPIRE', key, p.ws)
+  if refresh then redis.call('PEXPIRE', key, logTtl(p)) end
 end
 
 -- Concurrency: one member per held permit, scored by the server-time deadline its holder keeps pushing forward
