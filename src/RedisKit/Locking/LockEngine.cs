@@ -35,7 +35,7 @@ internal sealed partial class LockEngine : IDisposable
         Logger = logger;
         Channel = channel;
         ChannelValue = channel is { } c ? (RedisValue)c.ToString() : RedisValue.EmptyString;
-        ReleaseScript = channel is { } named ? LockScript.Release(named.ToString()) : RedisLock.ReleaseWithoutNotification;
+        OwnerScript = channel is { } named ? LockScript.Owner(named.ToString()) : RedisLock.OwnerWithoutNotification;
         _subscriberSource = channel is null ? null : subscriberSource;
     }
 
@@ -53,8 +53,8 @@ internal sealed partial class LockEngine : IDisposable
     /// <summary>The channel name as a script argument ('' = scripts do not publish).</summary>
     public RedisValue ChannelValue { get; }
 
-    /// <summary>The owner-key release script of this engine (its channel is part of the script text).</summary>
-    public LockScript ReleaseScript { get; }
+    /// <summary>The owner-key acquire/release script of this engine (its release channel is part of the script text).</summary>
+    public LockScript OwnerScript { get; }
 
     public LockTiming Resolve(RedisLockSettings? settings)
     {

@@ -21,12 +21,13 @@ internal sealed class LockScript
     }
 
     /// <summary>
-    /// The owner-checked release with <paramref name="channel"/> ('' = no notification) written into its text as a
-    /// Lua string literal: one script (one SHA) per provider configuration, and one argument less per release.
+    /// The exclusive lock's acquire-and-release script (lock-owner.lua) with <paramref name="channel"/> ('' = no
+    /// notification) written into its text as a Lua string literal: one script (one SHA) per provider configuration,
+    /// and one argument less per release.
     /// </summary>
-    public static LockScript Release(string channel)
+    public static LockScript Owner(string channel)
     {
-        var template = RedisScript.FromResource("lock-release");
+        var template = RedisScript.FromResource("lock-owner");
         var literal = new System.Text.StringBuilder(channel.Length + 8);
         foreach (var c in channel)
         {
@@ -45,7 +46,7 @@ internal sealed class LockScript
         }
 
         var source = template.Source.Replace("__RELEASE_CHANNEL__", literal.ToString(), StringComparison.Ordinal);
-        return new LockScript(new RedisScript(channel.Length == 0 ? "lock-release" : "lock-release-notify", source));
+        return new LockScript(new RedisScript(channel.Length == 0 ? "lock-owner" : "lock-owner-notify", source));
     }
 
     public RedisScript Script { get; }

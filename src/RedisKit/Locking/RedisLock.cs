@@ -15,10 +15,11 @@ namespace RedisKit;
 /// </remarks>
 internal sealed class RedisLock : LockPrimitive, IRedisLock, IOwnerKeyPrimitive
 {
-    private static readonly LockScript Acquire = new("lock-acquire");
-    /// <summary>The owner-checked release that publishes nothing (Redlock, providers without release notifications).</summary>
-    internal static readonly LockScript ReleaseWithoutNotification = LockScript.Release("");
-    internal static readonly RedisScript ReleaseScript = ReleaseWithoutNotification.Script;
+    /// <summary>lock-owner.lua publishing nothing (Redlock's release, providers without release notifications).</summary>
+    internal static readonly LockScript OwnerWithoutNotification = LockScript.Owner("");
+
+    /// <summary>The owner-checked release (lock-owner.lua called with the owner key alone) that publishes nothing.</summary>
+    internal static readonly RedisScript ReleaseScript = OwnerWithoutNotification.Script;
     internal static readonly RedisScript ExtendScript = RedisScript.FromResource("lock-extend");
 
     private readonly IRedisConnection _connection;
@@ -40,6 +41,9 @@ internal sealed class RedisLock : LockPrimitive, IRedisLock, IOwnerKeyPrimitive
 
     public OwnerKey Owner => _ownerKey;
 
+    /// <summary>The acquire ran <see cref="LockEngine.OwnerScript"/>, which is also the release: it is cached on the key's server.</summary>
+    public bool ReleaseLoadedByAcquire => true;
+
     public ValueTask<IRedisLockHandle?> TryAcquireAsync(TimeSpan timeout = default, CancellationToken cancellationToken = default) =>
         TryAcquireCoreAsync(timeout, cancellationToken);
 
@@ -54,11 +58,12 @@ internal sealed class RedisLock : LockPrimitive, IRedisLock, IOwnerKeyPrimitive
         RedisResult result;
         try
         {
-            result = await database.ScriptEvaluateAsync(Acquire.Hash, _acquireKeys, arguments).ConfigureAwait(false);
+            result = await database.ScriptEvaluateAsync(Engine.OwnerScript.Hash, _acquireKeys, arguments).ConfigureAwait(false);
         }
         catch (RedisServerException ex) when (LockScript.IsNoScript(ex))
         {
-            result = await Acquire.Script.EvaluateAsync(database, _acquireKeys, arguments).ConfigureAwait(false);
+            // EVAL also caches the script on that server, so this handle's release will find it there.
+            result = await Engine.OwnerScript.Script.EvaluateAsync(database, _acquireKeys, arguments).ConfigureAwait(false);
         }
 
         return (long)result;

@@ -68,6 +68,8 @@ internal sealed class RedisReadWriteLock : IRedisReadWriteLock
 
         public OwnerKey Owner => writerKey;
 
+        public bool ReleaseLoadedByAcquire => false;
+
         [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
         public override async ValueTask<long> TryOnceAsync(RedisValue[] arguments, CancellationToken cancellationToken)
         {
@@ -92,7 +94,7 @@ internal sealed class KeyHandle(LockPrimitive primitive, RedisValue[] arguments,
 
     private RedisKey[] Key => ((IOwnerKeyPrimitive)Primitive).Owner.Key;
 
-    private LockScript Release => Primitive.Engine.ReleaseScript;
+    private LockScript Script => Primitive.Engine.OwnerScript;
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     protected override async ValueTask<bool> ExtendCoreAsync(long expiryMilliseconds)
@@ -103,29 +105,35 @@ internal sealed class KeyHandle(LockPrimitive primitive, RedisValue[] arguments,
     }
 
     /// <summary>
-    /// Written now, reply not awaited. The script is passed by its text so that StackExchange.Redis, which remembers
-    /// per server which scripts it loaded there, pipelines <c>SCRIPT LOAD</c> before the first <c>EVALSHA</c> on a
-    /// server: the release is then never answered NOSCRIPT merely because this process had not used it before, which
-    /// would run it after commands written later and break the ordering guarantee. (If the server's script cache was
+    /// Written now, reply not awaited. The exclusive lock's acquire ran the same script, so EVALSHA finds it on the key's
+    /// server. The write side's acquire is another script: its release passes the script's text, so StackExchange.Redis
+    /// (which remembers per server which scripts it loaded there) pipelines <c>SCRIPT LOAD</c> before its first
+    /// <c>EVALSHA</c> on a server. Either way the release is not answered NOSCRIPT merely because this process had not
+    /// used it there before, which would run it after commands written later. (If the server's script cache was
     /// flushed behind the client's back, the NOSCRIPT is retried by <see cref="RetryReleaseWithSource"/>, later.)
     /// </summary>
     protected override Task ReleaseCoreAsync()
     {
         var database = Connection.GetDatabaseAsync();
-        return database.IsCompletedSuccessfully
-            ? database.Result.ScriptEvaluateAsync(Release.Script.Source, Key, Arguments)
-            : ReleaseWhenConnectedAsync(database);
+        if (!database.IsCompletedSuccessfully)
+        {
+            return ReleaseWhenConnectedAsync(database);
+        }
+
+        return ((IOwnerKeyPrimitive)Primitive).ReleaseLoadedByAcquire
+            ? database.Result.ScriptEvaluateAsync(Script.Hash, Key, Arguments)
+            : database.Result.ScriptEvaluateAsync(Script.Script.Source, Key, Arguments);
     }
 
     protected override Task? RetryReleaseWithSource() => RetryAsync();
 
     private async Task<RedisResult> ReleaseWhenConnectedAsync(ValueTask<IDatabase> database) =>
-        await Release.Script.EvaluateAsync(await database.ConfigureAwait(false), Key, Arguments).ConfigureAwait(false);
+        await Script.Script.EvaluateAsync(await database.ConfigureAwait(false), Key, Arguments).ConfigureAwait(false);
 
     private async Task<RedisResult> RetryAsync()
     {
         var database = await Connection.GetDatabaseAsync().ConfigureAwait(false);
-        return await Release.Script.EvaluateAsync(database, Key, Arguments).ConfigureAwait(false);
+        return await Script.Script.EvaluateAsync(database, Key, Arguments).ConfigureAwait(false);
     }
 }
 
@@ -133,6 +141,9 @@ internal sealed class KeyHandle(LockPrimitive primitive, RedisValue[] arguments,
 internal interface IOwnerKeyPrimitive
 {
     OwnerKey Owner { get; }
+
+    /// <summary>Whether a successful acquire left the release script cached on the key's server (same script).</summary>
+    bool ReleaseLoadedByAcquire { get; }
 }
 
 /// <summary>The owner key of an exclusive lock or write side, with its connection (one object per lock, shared by its handles).</summary>
@@ -160,7 +171,9 @@ internal sealed class ZsetHandle(LockPrimitive primitive, IRedisConnection conne
     private async Task<RedisResult> ReleaseAsync()
     {
         var database = await connection.GetDatabaseAsync().ConfigureAwait(false);
-        return await RedisReadWriteLock.ZsetReleaseScript.EvaluateAsync(database, key, [Token, Primitive.Engine.ChannelValue, signal]).ConfigureAwait(false);
+        // The script's text, not its SHA: StackExchange.Redis loads it on a server the first time (SCRIPT LOAD pipelined
+        // before the EVALSHA, so the release keeps its place in the connection's order) and retries a NOSCRIPT itself.
+        return await database.ScriptEvaluateAsync(RedisReadWriteLock.ZsetReleaseScript.Source, key, [Token, Primitive.Engine.ChannelValue, signal]).ConfigureAwait(false);
     }
 }
 

@@ -283,7 +283,8 @@ public sealed class RedlockProvider : IAsyncDisposable
         {
             try
             {
-                await RedisLock.ReleaseScript.EvaluateAsync(database, _keyArray, arguments).ConfigureAwait(false);
+                // By text: StackExchange.Redis pipelines SCRIPT LOAD before the first EVALSHA on a server and retries a NOSCRIPT.
+                await database.ScriptEvaluateAsync(RedisLock.ReleaseScript.Source, _keyArray, arguments).ConfigureAwait(false);
             }
             catch (Exception ex) when (ex is RedisException or TimeoutException)
             {

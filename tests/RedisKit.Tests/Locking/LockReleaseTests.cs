@@ -111,6 +111,35 @@ public class LockReleaseTests
         await previous.DisposeAsync();
     }
 
+    [Theory]
+    [InlineData("write")]
+    [InlineData("read")]
+    [InlineData("semaphore")]
+    public async Task Dispose_Default_OtherPrimitivesFirstReleaseIsOrderedBeforeTheNextAcquire(string kind)
+    {
+        // A fresh provider prefix: the release scripts have never run on this connection, so this covers first use.
+        var server = await Servers.Redis();
+        await using var provider = Build(server.ConnectionString, Servers.NewPrefix());
+        var locks = provider.GetRequiredService<IRedisLockProvider>();
+        var rw = locks.CreateReadWriteLock("ordered-rw");
+        var semaphore = locks.CreateSemaphore("ordered-sem", 1);
+
+        for (var i = 0; i < 10; i++)
+        {
+            // Each release must be executed before the next single attempt, which conflicts with the previous holder.
+            var handle = kind switch
+            {
+                "write" => await rw.AcquireWriteAsync(TimeSpan.FromSeconds(5)),
+                "read" => await rw.AcquireReadAsync(TimeSpan.FromSeconds(5)),
+                _ => await semaphore.AcquireAsync(TimeSpan.FromSeconds(5)),
+            };
+            await handle.DisposeAsync();
+            var next = kind == "semaphore" ? await semaphore.TryAcquireAsync() : await rw.TryAcquireWriteAsync();
+            Assert.True(next is not null, $"round {i}: the {kind} release ran after the next acquire");
+            await next.DisposeAsync();
+        }
+    }
+
     [Fact]
     public async Task Dispose_Default_AnotherMultiplexerAcquiresEventually()
     {
