@@ -127,9 +127,8 @@ internal sealed partial class LockEngine : IDisposable
         lock (_scheduleGate)
         {
             handle.ScheduledDueAt = dueAt;
-            if (!handle.IsScheduled)
+            if (!IsScheduled(handle))
             {
-                handle.IsScheduled = true;
                 handle.PreviousScheduled = null;
                 handle.NextScheduled = _scheduled;
                 if (_scheduled is not null)
@@ -150,14 +149,14 @@ internal sealed partial class LockEngine : IDisposable
     /// <summary>Takes a handle off the extension schedule (released, lost, or past its maximum hold time).</summary>
     public void Unschedule(LockHandle handle)
     {
-        if (!Volatile.Read(ref handle.IsScheduled))
+        if (handle.ExtensionIntervalTicks == 0)
         {
             return;
         }
 
         lock (_scheduleGate)
         {
-            if (!handle.IsScheduled)
+            if (!IsScheduled(handle))
             {
                 return;
             }
@@ -178,9 +177,11 @@ internal sealed partial class LockEngine : IDisposable
 
             handle.NextScheduled = null;
             handle.PreviousScheduled = null;
-            handle.IsScheduled = false;
         }
     }
+
+    /// <summary>A handle is on the schedule when it has a predecessor or is its head (call under the schedule lock).</summary>
+    private bool IsScheduled(LockHandle handle) => handle.PreviousScheduled is not null || ReferenceEquals(_scheduled, handle);
 
     private void ArmExtensionTimer(long dueAt)
     {

@@ -16,14 +16,13 @@ internal abstract class LockHandle : IRedisLockHandle
     private readonly LockPrimitive _primitive;
     private readonly long _acquiredAt;
     private long _validUntil;
-    private TimeSpan _expiry;
+    private int _expiryMilliseconds;
     private CancellationTokenSource? _lost;
 
     // Auto-extension schedule, owned by the engine's single extension timer (guarded by the engine's schedule lock).
     internal LockHandle? NextScheduled;
     internal LockHandle? PreviousScheduled;
     internal long ScheduledDueAt;
-    internal bool IsScheduled;
     private int _state;
     private int _extending;
 
@@ -33,8 +32,8 @@ internal abstract class LockHandle : IRedisLockHandle
         Arguments = arguments;
         FencingToken = fencingToken;
         _acquiredAt = attemptStart;
-        _expiry = primitive.Timing.Expiry;
-        _validUntil = attemptStart + ToTimestamp(_expiry - primitive.ValidityMargin);
+        _expiryMilliseconds = (int)primitive.Timing.ExpiryMilliseconds;
+        _validUntil = attemptStart + ToTimestamp(primitive.Timing.Expiry - primitive.ValidityMargin);
         if (primitive.Timing.AutoExtend)
         {
             primitive.Engine.ScheduleExtension(this, attemptStart + ExtensionIntervalTicks);
@@ -47,7 +46,7 @@ internal abstract class LockHandle : IRedisLockHandle
     protected RedisValue Token => Arguments[0];
 
     /// <summary>The auto-extension period in <see cref="TimeProvider"/> timestamp ticks (0 when auto-extension is off).</summary>
-    internal long ExtensionIntervalTicks => ToTimestamp(_primitive.Timing.ExtensionInterval);
+    internal long ExtensionIntervalTicks => _primitive.Timing.AutoExtend ? ToTimestamp(_primitive.Timing.ExtensionInterval) : 0;
 
     protected LockPrimitive Primitive => _primitive;
 
@@ -94,6 +93,7 @@ internal abstract class LockHandle : IRedisLockHandle
     {
         var newExpiry = expiry ?? _primitive.Timing.Expiry;
         ArgumentOutOfRangeException.ThrowIfLessThan(newExpiry, TimeSpan.FromMilliseconds(10), nameof(expiry));
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(newExpiry, TimeSpan.FromMilliseconds(int.MaxValue), nameof(expiry));
         cancellationToken.ThrowIfCancellationRequested();
         var state = Volatile.Read(ref _state);
         if (state == Released)
@@ -255,7 +255,7 @@ internal abstract class LockHandle : IRedisLockHandle
         }
 
         _primitive.Engine.Metrics.Extended(_primitive.Kind, "extended");
-        _expiry = expiry;
+        _expiryMilliseconds = (int)expiry.TotalMilliseconds;
         Volatile.Write(ref _validUntil, start + ToTimestamp(expiry - _primitive.ValidityMargin));
         if (Volatile.Read(ref _lost) is { } cts)
         {
@@ -288,7 +288,7 @@ internal abstract class LockHandle : IRedisLockHandle
                 return;
             }
 
-            await ExtendOnceAsync(_expiry).ConfigureAwait(false);
+            await ExtendOnceAsync(TimeSpan.FromMilliseconds(_expiryMilliseconds)).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is RedisException or TimeoutException)
         {
