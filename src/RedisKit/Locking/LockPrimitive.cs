@@ -42,6 +42,13 @@ internal abstract class LockPrimitive
     /// <summary>One atomic attempt: &gt;= 0 on success (the fencing token, or 0), else -1 - (ms the holder still has, or 0 if unknown).</summary>
     public abstract ValueTask<long> TryOnceAsync(RedisValue[] arguments, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Starts one attempt and returns the client's task when that can be done synchronously (the result is the
+    /// script's integer, as from <see cref="TryOnceAsync"/>); null to use <see cref="TryOnceAsync"/>. A NOSCRIPT
+    /// failure of the returned task is retried with <see cref="TryOnceAsync"/>.
+    /// </summary>
+    protected virtual Task<RedisResult>? StartAttempt(RedisValue[] arguments) => null;
+
     /// <summary>Builds the handle of a successful attempt that started at <paramref name="attemptStart"/> (the validity is counted from then).</summary>
     protected abstract LockHandle CreateHandle(RedisValue[] arguments, long result, long attemptStart);
 
@@ -77,7 +84,25 @@ internal abstract class LockPrimitive
         IRedisLockHandle? handle;
         try
         {
-            var result = await TryOnceAsync(arguments, cancellationToken).ConfigureAwait(false);
+            // The first attempt awaits the client's task directly when the primitive can start it synchronously:
+            // one state machine for the whole uncontended acquire instead of two.
+            long result;
+            if (StartAttempt(arguments) is { } attempt)
+            {
+                try
+                {
+                    result = (long)await attempt.ConfigureAwait(false);
+                }
+                catch (RedisServerException ex) when (LockScript.IsNoScript(ex))
+                {
+                    result = await TryOnceAsync(arguments, cancellationToken).ConfigureAwait(false);
+                }
+            }
+            else
+            {
+                result = await TryOnceAsync(arguments, cancellationToken).ConfigureAwait(false);
+            }
+
             if (result >= 0)
             {
                 return Acquired(arguments, result, start, start);

@@ -69,5 +69,13 @@ internal sealed class RedisLock : LockPrimitive, IRedisLock, IOwnerKeyPrimitive
         return (long)result;
     }
 
+    protected override Task<RedisResult>? StartAttempt(RedisValue[] arguments)
+    {
+        var database = _connection.GetDatabaseAsync();
+        return database.IsCompletedSuccessfully
+            ? database.Result.ScriptEvaluateAsync(Engine.OwnerScript.Hash, _acquireKeys, arguments)
+            : null;
+    }
+
     protected override LockHandle CreateHandle(RedisValue[] arguments, long result, long attemptStart) => new KeyHandle(this, arguments, result, attemptStart);
 }
