@@ -142,9 +142,16 @@ internal abstract class LockHandle : IRedisLockHandle
         {
             reply = ReleaseCoreAsync();
         }
-        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        catch (Exception ex) when (ex is RedisException or TimeoutException or ObjectDisposedException)
         {
+            // A client that refuses the command (down, disposed) is a failed release: logged, counted, expires by itself.
             reply = Task.FromException(ex);
+        }
+        catch
+        {
+            // Anything else is a bug; do not leave the release counted as in flight (a flush would wait for ever).
+            engine.ReleaseEnded();
+            throw;
         }
 
         if (engine.Options.AwaitRelease)
