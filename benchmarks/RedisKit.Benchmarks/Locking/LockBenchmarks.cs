@@ -12,7 +12,9 @@ namespace RedisKit.Benchmarks.Locking;
 /// Acquire + release of one lock name, uncontended (one caller) and contended (16 concurrent callers on
 /// one name, each doing <see cref="RoundsPerCaller"/> acquire+release), for RedisKit, RedLock.net 2.3.2
 /// (single server) and DistributedLock.Redis 1.1.1, on one private redis-server and one multiplexer each.
-/// All use a 30 s expiry with auto-extension on (each library's default behaviour). Waiting: RedisKit
+/// All use a 30 s expiry with auto-extension on (each library's default behaviour). RedisKit runs twice: with its
+/// default release (written, reply observed in the background) and with <c>AwaitRelease = true</c> (DisposeAsync
+/// returns after the server confirmed, like the peers). Waiting: RedisKit
 /// jitters 10-250 ms and is woken by its release notification; RedLock.net retries every 10 ms;
 /// DistributedLock busy-waits 10-250 ms (set to RedisKit's bounds).
 /// </summary>
@@ -29,7 +31,9 @@ public class LockBenchmarks
 
     private ConnectionMultiplexer _multiplexer = null!;
     private ServiceProvider _services = null!;
+    private ServiceProvider _awaitingServices = null!;
     private IRedisLock _redisKitLock = null!;
+    private IRedisLock _redisKitAwaitingLock = null!;
     private RedLockFactory _redLockFactory = null!;
     private RedisDistributedLock _medallionLock = null!;
 
@@ -41,6 +45,14 @@ public class LockBenchmarks
         services.AddRedisKit(_multiplexer, o => o.KeyPrefix = "bench").AddLocking(o => o.Expiry = Expiry);
         _services = services.BuildServiceProvider();
         _redisKitLock = _services.GetRequiredService<IRedisLockProvider>().CreateLock("bench-lock");
+        var awaiting = new ServiceCollection();
+        awaiting.AddRedisKit(_multiplexer, o => o.KeyPrefix = "bench-await").AddLocking(o =>
+        {
+            o.Expiry = Expiry;
+            o.AwaitRelease = true;
+        });
+        _awaitingServices = awaiting.BuildServiceProvider();
+        _redisKitAwaitingLock = _awaitingServices.GetRequiredService<IRedisLockProvider>().CreateLock("bench-lock");
         _redLockFactory = RedLockFactory.Create([new RedLockMultiplexer(_multiplexer)]);
         _medallionLock = new RedisDistributedLock("bench-medallion", _multiplexer.GetDatabase(), o => o
             .Expiry(Expiry)
@@ -52,6 +64,7 @@ public class LockBenchmarks
     {
         _redLockFactory.Dispose();
         _services.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        _awaitingServices.DisposeAsync().AsTask().GetAwaiter().GetResult();
         _multiplexer.Dispose();
         BenchmarkServer.Stop();
     }
@@ -60,6 +73,12 @@ public class LockBenchmarks
     public async Task RedisKitUncontended()
     {
         await using var handle = await _redisKitLock.AcquireAsync(Wait);
+    }
+
+    [BenchmarkCategory("Uncontended"), Benchmark(Description = "RedisKit uncontended, AwaitRelease")]
+    public async Task RedisKitAwaitReleaseUncontended()
+    {
+        await using var handle = await _redisKitAwaitingLock.AcquireAsync(Wait);
     }
 
     [BenchmarkCategory("Uncontended"), Benchmark(Baseline = true, Description = "RedLock.net uncontended")]
@@ -82,6 +101,12 @@ public class LockBenchmarks
     public Task RedisKitContended() => RunCallers(async () =>
     {
         await using var handle = await _redisKitLock.AcquireAsync(Wait);
+    });
+
+    [BenchmarkCategory("Contended"), Benchmark(OperationsPerInvoke = ContendedOperations, Description = "RedisKit contended x16, AwaitRelease")]
+    public Task RedisKitAwaitReleaseContended() => RunCallers(async () =>
+    {
+        await using var handle = await _redisKitAwaitingLock.AcquireAsync(Wait);
     });
 
     [BenchmarkCategory("Contended"), Benchmark(Baseline = true, OperationsPerInvoke = ContendedOperations, Description = "RedLock.net contended x16")]

@@ -67,7 +67,13 @@ public interface IRedisLock
     ValueTask<IRedisLockHandle> AcquireAsync(TimeSpan? timeout = null, CancellationToken cancellationToken = default);
 }
 
-/// <summary>A held lock. Dispose it to release the lock (one owner-checked script, one round trip).</summary>
+/// <summary>
+/// A held lock. Dispose it to release the lock: auto-extension stops, then one owner-checked script is written to
+/// the connection. By default <c>DisposeAsync</c> returns without waiting for the reply (later commands of this
+/// application to the same server run after the release; a failure is logged and counted, and the lock then expires
+/// by itself); with <see cref="LockingOptions.AwaitRelease"/> it returns after the server answered (one round trip).
+/// It never throws for a Redis failure.
+/// </summary>
 public interface IRedisLockHandle : IAsyncDisposable
 {
     /// <summary>The lock's name.</summary>

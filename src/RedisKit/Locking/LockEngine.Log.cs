@@ -24,4 +24,7 @@ internal sealed partial class LockEngine
 
     [LoggerMessage(EventId = 4006, Level = LogLevel.Warning, Message = "A HandleLostToken callback of distributed {Kind} '{Name}' threw")]
     public static partial void LogLostCallbackFailed(ILogger logger, string kind, string name, Exception exception);
+
+    [LoggerMessage(EventId = 4007, Level = LogLevel.Error, Message = "Recording the outcome of a lock release failed")]
+    public static partial void LogObserverFailed(ILogger logger, Exception exception);
 }

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Threading.Tasks.Sources;
 using Microsoft.Extensions.Logging;
 using StackExchange.Redis;
 
@@ -13,6 +14,16 @@ internal sealed partial class LockEngine : IDisposable
     private readonly ConcurrentDictionary<string, TaskCompletionSource> _waiters = new(StringComparer.Ordinal);
     private readonly Func<CancellationToken, ValueTask<IConnectionMultiplexer>>? _subscriberSource;
     private readonly object _gate = new();
+    private readonly object _releaseGate = new();
+    private readonly ReleaseObserver?[] _observerPool = new ReleaseObserver?[32];
+    private int _observerCount;
+    private int _pendingReleases;
+    private TaskCompletionSource? _drained;
+    private readonly object _scheduleGate = new();
+    private LockHandle? _scheduled;
+    private ITimer? _extensionTimer;
+    private long _timerDueAt = long.MaxValue;
+    private bool _disposed;
     private Task<bool>? _subscription;
     private ISubscriber? _subscriber;
 
@@ -24,6 +35,7 @@ internal sealed partial class LockEngine : IDisposable
         Logger = logger;
         Channel = channel;
         ChannelValue = channel is { } c ? (RedisValue)c.ToString() : RedisValue.EmptyString;
+        OwnerScript = channel is { } named ? LockScript.Owner(named.ToString()) : RedisLock.OwnerWithoutNotification;
         _subscriberSource = channel is null ? null : subscriberSource;
     }
 
@@ -40,6 +52,9 @@ internal sealed partial class LockEngine : IDisposable
 
     /// <summary>The channel name as a script argument ('' = scripts do not publish).</summary>
     public RedisValue ChannelValue { get; }
+
+    /// <summary>The owner-key acquire/release script of this engine (its release channel is part of the script text).</summary>
+    public LockScript OwnerScript { get; }
 
     public LockTiming Resolve(RedisLockSettings? settings)
     {
@@ -58,7 +73,7 @@ internal sealed partial class LockEngine : IDisposable
     /// first, then tries, then sleeps a jittered delay (capped by the holder's remaining time and the
     /// timeout) unless the notification comes first.
     /// </summary>
-    public async ValueTask<IRedisLockHandle?> WaitAsync(LockPrimitive primitive, RedisValue token, TimeSpan timeout, long start, long lastResult, CancellationToken cancellationToken)
+    public async ValueTask<IRedisLockHandle?> WaitAsync(LockPrimitive primitive, RedisValue[] arguments, TimeSpan timeout, long start, long lastResult, CancellationToken cancellationToken)
     {
         var notified = _subscriberSource is not null && await EnsureSubscribedAsync(cancellationToken).ConfigureAwait(false);
         var infinite = timeout == Timeout.InfiniteTimeSpan;
@@ -67,10 +82,10 @@ internal sealed partial class LockEngine : IDisposable
             cancellationToken.ThrowIfCancellationRequested();
             var signal = notified ? _waiters.GetOrAdd(primitive.SignalKey, static _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task : null;
             var attemptStart = Time.GetTimestamp();
-            var result = await primitive.TryOnceAsync(token, cancellationToken).ConfigureAwait(false);
+            var result = await primitive.TryOnceAsync(arguments, cancellationToken).ConfigureAwait(false);
             if (result >= 0)
             {
-                return primitive.Acquired(token, result, attemptStart, start);
+                return primitive.Acquired(arguments, result, attemptStart, start);
             }
 
             lastResult = result;
@@ -97,6 +112,204 @@ internal sealed partial class LockEngine : IDisposable
                 }
 
                 cancellationToken.ThrowIfCancellationRequested();
+            }
+        }
+    }
+
+    /// <summary>
+    /// Puts an auto-extending handle on the extension schedule, due at timestamp <paramref name="dueAt"/>. One timer
+    /// serves every held handle of the provider (armed for the earliest due time), so holding a lock costs no timer
+    /// of its own: linking a handle is two pointer writes under a lock, and the timer is re-armed only when the new
+    /// due time is earlier than the one it is armed for.
+    /// </summary>
+    public void ScheduleExtension(LockHandle handle, long dueAt)
+    {
+        lock (_scheduleGate)
+        {
+            handle.ScheduledDueAt = dueAt;
+            if (!IsScheduled(handle))
+            {
+                handle.PreviousScheduled = null;
+                handle.NextScheduled = _scheduled;
+                if (_scheduled is not null)
+                {
+                    _scheduled.PreviousScheduled = handle;
+                }
+
+                _scheduled = handle;
+            }
+
+            if (dueAt < _timerDueAt)
+            {
+                ArmExtensionTimer(dueAt);
+            }
+        }
+    }
+
+    /// <summary>Takes a handle off the extension schedule (released, lost, or past its maximum hold time).</summary>
+    public void Unschedule(LockHandle handle)
+    {
+        if (handle.ExtensionIntervalTicks == 0)
+        {
+            return;
+        }
+
+        lock (_scheduleGate)
+        {
+            if (!IsScheduled(handle))
+            {
+                return;
+            }
+
+            if (handle.PreviousScheduled is { } previous)
+            {
+                previous.NextScheduled = handle.NextScheduled;
+            }
+            else
+            {
+                _scheduled = handle.NextScheduled;
+            }
+
+            if (handle.NextScheduled is { } next)
+            {
+                next.PreviousScheduled = handle.PreviousScheduled;
+            }
+
+            handle.NextScheduled = null;
+            handle.PreviousScheduled = null;
+        }
+    }
+
+    /// <summary>A handle is on the schedule when it has a predecessor or is its head (call under the schedule lock).</summary>
+    private bool IsScheduled(LockHandle handle) => handle.PreviousScheduled is not null || ReferenceEquals(_scheduled, handle);
+
+    private void ArmExtensionTimer(long dueAt)
+    {
+        _timerDueAt = dueAt;
+        var delay = dueAt == long.MaxValue ? Timeout.InfiniteTimeSpan : Time.GetElapsedTime(Time.GetTimestamp(), dueAt);
+        if (delay < TimeSpan.Zero && delay != Timeout.InfiniteTimeSpan)
+        {
+            delay = TimeSpan.Zero;
+        }
+
+        _extensionTimer ??= Time.CreateTimer(static s => ((LockEngine)s!).OnExtensionTimer(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        _extensionTimer.Change(delay, Timeout.InfiniteTimeSpan);
+    }
+
+    private void OnExtensionTimer()
+    {
+        List<LockHandle>? due = null;
+        lock (_scheduleGate)
+        {
+            if (_disposed)
+            {
+                return;
+            }
+
+            var now = Time.GetTimestamp();
+            var next = long.MaxValue;
+            for (var handle = _scheduled; handle is not null; handle = handle.NextScheduled)
+            {
+                if (handle.ScheduledDueAt <= now)
+                {
+                    (due ??= []).Add(handle);
+                    handle.ScheduledDueAt = now + handle.ExtensionIntervalTicks;
+                }
+
+                next = Math.Min(next, handle.ScheduledDueAt);
+            }
+
+            // Idle (nothing scheduled): the timer stays unarmed until the next ScheduleExtension.
+            _timerDueAt = long.MaxValue;
+            if (next != long.MaxValue)
+            {
+                ArmExtensionTimer(next);
+            }
+        }
+
+        if (due is not null)
+        {
+            foreach (var handle in due)
+            {
+                handle.OnExtensionTimer();
+            }
+        }
+    }
+
+    /// <summary>How many releases have been written and not yet answered (or failed).</summary>
+    public int PendingReleases => Volatile.Read(ref _pendingReleases);
+
+    /// <summary>Counts a release as in flight; call before it is written so a concurrent flush sees it.</summary>
+    public void ReleaseStarted() => Interlocked.Increment(ref _pendingReleases);
+
+    /// <summary>Counts a release as answered (or failed) and wakes a flush waiting for the last one.</summary>
+    public void ReleaseEnded()
+    {
+        if (Interlocked.Decrement(ref _pendingReleases) != 0)
+        {
+            return;
+        }
+
+        TaskCompletionSource? drained;
+        lock (_releaseGate)
+        {
+            if (Volatile.Read(ref _pendingReleases) != 0)
+            {
+                return;
+            }
+
+            drained = _drained;
+            _drained = null;
+        }
+
+        drained?.TrySetResult();
+    }
+
+    /// <summary>Completes when no release is in flight (each ends with its reply, or with the client's timeout).</summary>
+    public Task FlushReleasesAsync(CancellationToken cancellationToken = default)
+    {
+        Task drained;
+        lock (_releaseGate)
+        {
+            if (Volatile.Read(ref _pendingReleases) == 0)
+            {
+                return Task.CompletedTask;
+            }
+
+            _drained ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            drained = _drained.Task;
+        }
+
+        return cancellationToken.CanBeCanceled ? drained.WaitAsync(cancellationToken) : drained;
+    }
+
+    /// <summary>
+    /// Watches the reply of a release that was written and not awaited: <paramref name="handle"/> records
+    /// the outcome (metric, log on failure) when it arrives. Observers are pooled, so this allocates nothing
+    /// in the steady state.
+    /// </summary>
+    public void ObserveRelease(LockHandle handle, Task reply)
+    {
+        ReleaseObserver? observer = null;
+        lock (_observerPool)
+        {
+            if (_observerCount > 0)
+            {
+                observer = _observerPool[--_observerCount];
+                _observerPool[_observerCount] = null;
+            }
+        }
+
+        (observer ?? new ReleaseObserver(this)).Observe(handle, reply);
+    }
+
+    private void Return(ReleaseObserver observer)
+    {
+        lock (_observerPool)
+        {
+            if (_observerCount < _observerPool.Length)
+            {
+                _observerPool[_observerCount++] = observer;
             }
         }
     }
@@ -174,6 +387,14 @@ internal sealed partial class LockEngine : IDisposable
 
     public void Dispose()
     {
+        lock (_scheduleGate)
+        {
+            _disposed = true;
+            _extensionTimer?.Dispose();
+            _extensionTimer = null;
+            _timerDueAt = long.MinValue;
+        }
+
         if (_subscriber is { } subscriber && Channel is { } channel)
         {
             try
@@ -190,6 +411,69 @@ internal sealed partial class LockEngine : IDisposable
         {
             waiter.TrySetResult();
         }
+    }
+}
+
+/// <summary>
+/// A reusable watcher of release replies. Each observer runs one long-lived loop (its state machine is allocated
+/// once): it waits for work on a reusable value-task source, then awaits the reply. Awaiting from a state machine
+/// lets the runtime queue the continuation itself when the client completes the reply asynchronously, where a
+/// plain callback would allocate a work item per release.
+/// </summary>
+internal sealed partial class LockEngine
+{
+    private sealed class ReleaseObserver : IValueTaskSource
+    {
+        private readonly LockEngine _engine;
+        private ManualResetValueTaskSourceCore<bool> _work;
+        private LockHandle? _handle;
+        private Task? _reply;
+
+        public ReleaseObserver(LockEngine engine)
+        {
+            _engine = engine;
+            _ = RunAsync();
+        }
+
+        /// <summary>Hands the observer a reply to watch; its loop registers on the reply before this returns.</summary>
+        public void Observe(LockHandle handle, Task reply)
+        {
+            _handle = handle;
+            _reply = reply;
+            _work.SetResult(true);
+        }
+
+        private async Task RunAsync()
+        {
+            while (true)
+            {
+                await new ValueTask(this, _work.Version).ConfigureAwait(false);
+                _work.Reset();
+                var handle = _handle!;
+                var reply = _reply!;
+                await reply.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+                _handle = null;
+                _reply = null;
+                try
+                {
+                    handle.OnReleaseReply(reply);
+                }
+                catch (Exception ex)
+                {
+                    // Never let the loop die: a broken observer would leave its release counted as pending forever.
+                    LogObserverFailed(_engine.Logger, ex);
+                }
+
+                _engine.Return(this);
+            }
+        }
+
+        void IValueTaskSource.GetResult(short token) => _work.GetResult(token);
+
+        ValueTaskSourceStatus IValueTaskSource.GetStatus(short token) => _work.GetStatus(token);
+
+        void IValueTaskSource.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
+            _work.OnCompleted(continuation, state, token, flags);
     }
 }
 

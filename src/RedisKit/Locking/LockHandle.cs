@@ -15,31 +15,38 @@ internal abstract class LockHandle : IRedisLockHandle
 
     private readonly LockPrimitive _primitive;
     private readonly long _acquiredAt;
-    private readonly long _maxHoldUntil;
     private long _validUntil;
-    private TimeSpan _expiry;
+    private int _expiryMilliseconds;
     private CancellationTokenSource? _lost;
-    private ITimer? _timer;
+
+    // Auto-extension schedule, owned by the engine's single extension timer (guarded by the engine's schedule lock).
+    internal LockHandle? NextScheduled;
+    internal LockHandle? PreviousScheduled;
+    internal long ScheduledDueAt;
     private int _state;
     private int _extending;
 
-    protected LockHandle(LockPrimitive primitive, RedisValue token, long fencingToken, long attemptStart)
+    protected LockHandle(LockPrimitive primitive, RedisValue[] arguments, long fencingToken, long attemptStart)
     {
         _primitive = primitive;
-        Token = token;
+        Arguments = arguments;
         FencingToken = fencingToken;
         _acquiredAt = attemptStart;
-        _expiry = primitive.Timing.Expiry;
-        _validUntil = attemptStart + ToTimestamp(_expiry - primitive.ValidityMargin);
-        _maxHoldUntil = primitive.Timing.MaxHoldTime is { } max ? attemptStart + ToTimestamp(max) : long.MaxValue;
+        _expiryMilliseconds = (int)primitive.Timing.ExpiryMilliseconds;
+        _validUntil = attemptStart + ToTimestamp(primitive.Timing.Expiry - primitive.ValidityMargin);
         if (primitive.Timing.AutoExtend)
         {
-            var interval = primitive.Timing.ExtensionInterval;
-            _timer = Time.CreateTimer(static s => ((LockHandle)s!).OnExtensionTimer(), this, interval, interval);
+            primitive.Engine.ScheduleExtension(this, attemptStart + ExtensionIntervalTicks);
         }
     }
 
-    protected RedisValue Token { get; }
+    /// <summary>The attempt's script arguments: [0] is the owner token, [1] the expiry in ms (see <see cref="LockPrimitive.NewArguments"/>).</summary>
+    protected RedisValue[] Arguments { get; }
+
+    protected RedisValue Token => Arguments[0];
+
+    /// <summary>The auto-extension period in <see cref="TimeProvider"/> timestamp ticks (0 when auto-extension is off).</summary>
+    internal long ExtensionIntervalTicks => _primitive.Timing.AutoExtend ? ToTimestamp(_primitive.Timing.ExtensionInterval) : 0;
 
     protected LockPrimitive Primitive => _primitive;
 
@@ -86,6 +93,7 @@ internal abstract class LockHandle : IRedisLockHandle
     {
         var newExpiry = expiry ?? _primitive.Timing.Expiry;
         ArgumentOutOfRangeException.ThrowIfLessThan(newExpiry, TimeSpan.FromMilliseconds(10), nameof(expiry));
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(newExpiry, TimeSpan.FromMilliseconds(int.MaxValue), nameof(expiry));
         cancellationToken.ThrowIfCancellationRequested();
         var state = Volatile.Read(ref _state);
         if (state == Released)
@@ -101,42 +109,136 @@ internal abstract class LockHandle : IRedisLockHandle
         return await ExtendOnceAsync(newExpiry).ConfigureAwait(false);
     }
 
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    public async ValueTask DisposeAsync()
+    /// <summary>
+    /// Stops auto-extension, then writes the owner-checked release. Unless <see cref="LockingOptions.AwaitRelease"/>
+    /// is set, returns without waiting for the reply (completes synchronously); the reply is observed in the
+    /// background and tracked by the engine until it arrives, so the provider's disposal can wait for it.
+    /// </summary>
+    public ValueTask DisposeAsync()
     {
         var previous = Interlocked.Exchange(ref _state, Released);
         if (previous == Released)
         {
+            return default;
+        }
+
+        // No extension may be started from now on; one already written is harmless (owner-checked, never re-creates).
+        var engine = _primitive.Engine;
+        engine.Unschedule(this);
+        engine.Metrics.Held(_primitive.Kind, Time.GetElapsedTime(_acquiredAt));
+        if (Interlocked.Exchange(ref _lost, null) is { } cts)
+        {
+            cts.Dispose();
+        }
+
+        if (previous != Held)
+        {
+            return default;
+        }
+
+        engine.ReleaseStarted();
+        Task reply;
+        try
+        {
+            reply = ReleaseCoreAsync();
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException or ObjectDisposedException)
+        {
+            // A client that refuses the command (down, disposed) is a failed release: logged, counted, expires by itself.
+            reply = Task.FromException(ex);
+        }
+        catch
+        {
+            // Anything else is a bug; do not leave the release counted as in flight (a flush would wait for ever).
+            engine.ReleaseEnded();
+            throw;
+        }
+
+        if (engine.Options.AwaitRelease)
+        {
+            return AwaitReleaseAsync(reply);
+        }
+
+        engine.ObserveRelease(this, reply);
+        return default;
+    }
+
+    /// <summary>
+    /// Records the outcome of a release reply (called once the task completed): a NOSCRIPT is retried (the script
+    /// is sent again), a failure is logged and counted; the release then stops being in flight.
+    /// </summary>
+    internal void OnReleaseReply(Task reply)
+    {
+        if (RetryAfterNoScript(reply) is { } retry)
+        {
+            _primitive.Engine.ObserveRelease(this, retry);
             return;
         }
 
-        Interlocked.Exchange(ref _timer, null)?.Dispose();
-        try
+        RecordRelease(reply);
+    }
+
+    /// <summary>Writes the owner-checked release and returns its reply without awaiting it.</summary>
+    protected abstract Task ReleaseCoreAsync();
+
+    /// <summary>Called when the release reply was NOSCRIPT: sends the release again with its source (EVAL); null when the release cannot fail that way.</summary>
+    protected virtual Task? RetryReleaseWithSource() => null;
+
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask AwaitReleaseAsync(Task reply)
+    {
+        await reply.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        if (RetryAfterNoScript(reply) is { } retry)
         {
-            if (previous == Held)
+            await retry.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            reply = retry;
+        }
+
+        RecordRelease(reply);
+    }
+
+    private Task? RetryAfterNoScript(Task reply)
+    {
+        if (reply.Exception?.InnerException is RedisServerException noScript && LockScript.IsNoScript(noScript))
+        {
+            try
             {
-                await ReleaseCoreAsync().ConfigureAwait(false);
+                return RetryReleaseWithSource();
+            }
+            catch (Exception ex) when (ex is RedisException or TimeoutException)
+            {
+                return Task.FromException(ex);
             }
         }
-        catch (Exception ex) when (ex is RedisException or TimeoutException)
+
+        return null;
+    }
+
+    private void RecordRelease(Task reply)
+    {
+        var engine = _primitive.Engine;
+        try
         {
-            LockEngine.LogReleaseFailed(_primitive.Engine.Logger, _primitive.Kind, Name, ex);
+            if (reply.IsCompletedSuccessfully)
+            {
+                var owned = reply is not Task<RedisResult> result || (long)result.Result != 0;
+                engine.Metrics.Released(_primitive.Kind, owned ? "released" : "not_owned");
+            }
+            else
+            {
+                engine.Metrics.Released(_primitive.Kind, "error");
+                var error = reply.Exception?.InnerException ?? new TaskCanceledException(reply);
+                LockEngine.LogReleaseFailed(engine.Logger, _primitive.Kind, Name, error);
+            }
         }
         finally
         {
-            _primitive.Engine.Metrics.Held(_primitive.Kind, Time.GetElapsedTime(_acquiredAt));
-            if (Interlocked.Exchange(ref _lost, null) is { } cts)
-            {
-                cts.Dispose();
-            }
+            engine.ReleaseEnded();
         }
     }
 
     /// <summary>The owner-checked extension: true if still owned (and now extended), false if lost.</summary>
     protected abstract ValueTask<bool> ExtendCoreAsync(long expiryMilliseconds);
-
-    /// <summary>The owner-checked release.</summary>
-    protected abstract ValueTask ReleaseCoreAsync();
 
     private async Task<bool> ExtendOnceAsync(TimeSpan expiry)
     {
@@ -160,7 +262,7 @@ internal abstract class LockHandle : IRedisLockHandle
         }
 
         _primitive.Engine.Metrics.Extended(_primitive.Kind, "extended");
-        _expiry = expiry;
+        _expiryMilliseconds = (int)expiry.TotalMilliseconds;
         Volatile.Write(ref _validUntil, start + ToTimestamp(expiry - _primitive.ValidityMargin));
         if (Volatile.Read(ref _lost) is { } cts)
         {
@@ -170,7 +272,8 @@ internal abstract class LockHandle : IRedisLockHandle
         return true;
     }
 
-    private void OnExtensionTimer()
+    /// <summary>Called by the engine's extension timer when this handle is due (the engine has already rescheduled it).</summary>
+    internal void OnExtensionTimer()
     {
         if (Volatile.Read(ref _state) != Held || Interlocked.Exchange(ref _extending, 1) == 1)
         {
@@ -185,14 +288,14 @@ internal abstract class LockHandle : IRedisLockHandle
         try
         {
             var now = Time.GetTimestamp();
-            if (now >= _maxHoldUntil)
+            if (_primitive.Timing.MaxHoldTime is { } max && now >= _acquiredAt + ToTimestamp(max))
             {
                 // Stop extending; the lock now lives out its expiry and HandleLostToken fires when it ends.
-                Interlocked.Exchange(ref _timer, null)?.Dispose();
+                _primitive.Engine.Unschedule(this);
                 return;
             }
 
-            await ExtendOnceAsync(_expiry).ConfigureAwait(false);
+            await ExtendOnceAsync(TimeSpan.FromMilliseconds(_expiryMilliseconds)).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is RedisException or TimeoutException)
         {
@@ -238,7 +341,7 @@ internal abstract class LockHandle : IRedisLockHandle
         // The validity ran out with no successful extension: the lock may now belong to someone else.
         if (Interlocked.CompareExchange(ref _state, Lost, Held) == Held)
         {
-            Interlocked.Exchange(ref _timer, null)?.Dispose();
+            _primitive.Engine.Unschedule(this);
             _primitive.Engine.Metrics.LockLost(_primitive.Kind);
             LockEngine.LogLost(_primitive.Engine.Logger, _primitive.Kind, Name, "its expiry passed without a successful extension");
         }
@@ -251,7 +354,7 @@ internal abstract class LockHandle : IRedisLockHandle
             return;
         }
 
-        Interlocked.Exchange(ref _timer, null)?.Dispose();
+        _primitive.Engine.Unschedule(this);
         _primitive.Engine.Metrics.LockLost(_primitive.Kind);
         LockEngine.LogLost(_primitive.Engine.Logger, _primitive.Kind, Name, reason);
         CancelLost();

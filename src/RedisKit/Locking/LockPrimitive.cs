@@ -33,14 +33,45 @@ internal abstract class LockPrimitive
     /// <summary>What a release publishes and waiters wait on.</summary>
     public abstract string SignalKey { get; }
 
+    /// <summary>
+    /// The script arguments of one acquisition, built once and reused by every retry, and by the handle for its
+    /// release and extensions: [0] the owner token, [1] the expiry in ms, then what the primitive needs.
+    /// </summary>
+    public virtual RedisValue[] NewArguments(RedisValue token) => [token, Timing.ExpiryMilliseconds];
+
     /// <summary>One atomic attempt: &gt;= 0 on success (the fencing token, or 0), else -1 - (ms the holder still has, or 0 if unknown).</summary>
-    public abstract ValueTask<long> TryOnceAsync(RedisValue token, CancellationToken cancellationToken);
+    public abstract ValueTask<long> TryOnceAsync(RedisValue[] arguments, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Starts one attempt and returns the client's task when that can be done synchronously (the result is the
+    /// script's integer, as from <see cref="TryOnceAsync"/>); null to use <see cref="TryOnceAsync"/>. A NOSCRIPT
+    /// failure of the returned task is retried with <see cref="TryOnceAsync"/>.
+    /// </summary>
+    protected virtual Task<RedisResult>? StartAttempt(RedisValue[] arguments) => null;
 
     /// <summary>Builds the handle of a successful attempt that started at <paramref name="attemptStart"/> (the validity is counted from then).</summary>
-    protected abstract LockHandle CreateHandle(RedisValue token, long result, long attemptStart);
+    protected abstract LockHandle CreateHandle(RedisValue[] arguments, long result, long attemptStart);
 
+    public ValueTask<IRedisLockHandle?> TryAcquireCoreAsync(TimeSpan timeout, CancellationToken cancellationToken) =>
+        AcquireOrTimeOutAsync(timeout, throwOnTimeout: false, cancellationToken);
+
+    public ValueTask<IRedisLockHandle> AcquireCoreAsync(TimeSpan? timeout, CancellationToken cancellationToken) =>
+        AcquireOrTimeOutAsync(timeout ?? Timeout.InfiniteTimeSpan, throwOnTimeout: true, cancellationToken)!;
+
+    public IRedisLockHandle Acquired(RedisValue[] arguments, long result, long attemptStart, long callStart)
+    {
+        Engine.Metrics.Acquired(Kind, "acquired", Engine.Time.GetElapsedTime(callStart));
+        return CreateHandle(arguments, result, attemptStart);
+    }
+
+    public void TimedOut(long callStart) => Engine.Metrics.Acquired(Kind, "timeout", Engine.Time.GetElapsedTime(callStart));
+
+    /// <summary>
+    /// One async method for both acquire flavours (one pooled state machine, no nesting on the uncontended path).
+    /// A null result from <c>AcquireCoreAsync</c> is impossible: it throws instead.
+    /// </summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    public async ValueTask<IRedisLockHandle?> TryAcquireCoreAsync(TimeSpan timeout, CancellationToken cancellationToken)
+    private async ValueTask<IRedisLockHandle?> AcquireOrTimeOutAsync(TimeSpan timeout, bool throwOnTimeout, CancellationToken cancellationToken)
     {
         if (timeout < TimeSpan.Zero && timeout != Timeout.InfiniteTimeSpan)
         {
@@ -48,12 +79,44 @@ internal abstract class LockPrimitive
         }
 
         cancellationToken.ThrowIfCancellationRequested();
-        var token = NewToken();
+        var arguments = NewArguments(NewToken());
         var start = Engine.Time.GetTimestamp();
-        long result;
+        IRedisLockHandle? handle;
         try
         {
-            result = await TryOnceAsync(token, cancellationToken).ConfigureAwait(false);
+            // The first attempt awaits the client's task directly when the primitive can start it synchronously:
+            // one state machine for the whole uncontended acquire instead of two.
+            long result;
+            if (StartAttempt(arguments) is { } attempt)
+            {
+                try
+                {
+                    result = (long)await attempt.ConfigureAwait(false);
+                }
+                catch (RedisServerException ex) when (LockScript.IsNoScript(ex))
+                {
+                    result = await TryOnceAsync(arguments, cancellationToken).ConfigureAwait(false);
+                }
+            }
+            else
+            {
+                result = await TryOnceAsync(arguments, cancellationToken).ConfigureAwait(false);
+            }
+
+            if (result >= 0)
+            {
+                return Acquired(arguments, result, start, start);
+            }
+
+            if (timeout == TimeSpan.Zero)
+            {
+                TimedOut(start);
+                handle = null;
+            }
+            else
+            {
+                handle = await Engine.WaitAsync(this, arguments, timeout, start, result, cancellationToken).ConfigureAwait(false);
+            }
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
@@ -61,48 +124,18 @@ internal abstract class LockPrimitive
             throw;
         }
 
-        if (result >= 0)
-        {
-            return Acquired(token, result, start, start);
-        }
-
-        if (timeout == TimeSpan.Zero)
-        {
-            TimedOut(start);
-            return null;
-        }
-
-        try
-        {
-            return await Engine.WaitAsync(this, token, timeout, start, result, cancellationToken).ConfigureAwait(false);
-        }
-        catch (Exception ex) when (ex is not OperationCanceledException)
-        {
-            Engine.Metrics.Acquired(Kind, "error", Engine.Time.GetElapsedTime(start));
-            throw;
-        }
+        return handle ?? (throwOnTimeout
+            ? throw new TimeoutException($"Timed out after {timeout} waiting for distributed {Kind} '{Name}'.")
+            : null);
     }
 
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    public async ValueTask<IRedisLockHandle> AcquireCoreAsync(TimeSpan? timeout, CancellationToken cancellationToken)
-    {
-        var handle = await TryAcquireCoreAsync(timeout ?? Timeout.InfiniteTimeSpan, cancellationToken).ConfigureAwait(false);
-        return handle ?? throw new TimeoutException($"Timed out after {timeout} waiting for distributed {Kind} '{Name}'.");
-    }
+    /// <summary>
+    /// A unique owner token: a random 64-bit base per process plus a counter, so tokens never repeat within a
+    /// process and collide across processes with probability 2^-64. A number, so it costs no allocation
+    /// (Redis stores and compares its decimal text).
+    /// </summary>
+    private static RedisValue NewToken() => unchecked(TokenBase + Interlocked.Increment(ref _tokenCounter));
 
-    public IRedisLockHandle Acquired(RedisValue token, long result, long attemptStart, long callStart)
-    {
-        Engine.Metrics.Acquired(Kind, "acquired", Engine.Time.GetElapsedTime(callStart));
-        return CreateHandle(token, result, attemptStart);
-    }
-
-    public void TimedOut(long callStart) => Engine.Metrics.Acquired(Kind, "timeout", Engine.Time.GetElapsedTime(callStart));
-
-    /// <summary>A random 16-byte owner token (random GUID bytes).</summary>
-    private static RedisValue NewToken()
-    {
-        var bytes = new byte[16];
-        Guid.NewGuid().TryWriteBytes(bytes);
-        return bytes;
-    }
+    private static readonly long TokenBase = Random.Shared.NextInt64(long.MinValue, long.MaxValue);
+    private static long _tokenCounter;
 }

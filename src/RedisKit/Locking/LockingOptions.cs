@@ -49,6 +49,18 @@ public sealed class LockingOptions
     /// provider). When false, waiters only poll. Default true.
     /// </summary>
     public bool ReleaseNotifications { get; set; } = true;
+
+    /// <summary>
+    /// Whether disposing a handle waits for Redis to confirm the release. False (the default): <c>DisposeAsync</c>
+    /// writes the owner-checked release to the connection and returns without waiting for the reply; any command
+    /// this application sends to the same Redis server afterwards on the shared connection (including its next
+    /// acquire of the same lock) is executed after the release. The reply is checked in the background: a failed
+    /// release is logged (EventId 4002) and counted (<c>rediskit.lock.releases</c>, result <c>error</c>), and the
+    /// lock then expires by itself, as if its holder had crashed. The provider's disposal and host shutdown wait for
+    /// releases still in flight. True: <c>DisposeAsync</c> returns only after the server answered (one round trip),
+    /// so when it returns the lock is free for every client; a failure is still logged, counted and not thrown.
+    /// </summary>
+    public bool AwaitRelease { get; set; }
 }
 
 [OptionsValidator]

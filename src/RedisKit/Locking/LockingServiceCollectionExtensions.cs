@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
@@ -42,6 +43,7 @@ public static class LockingServiceCollectionExtensions
             sp.GetRequiredService<LockingMetrics>(),
             (sp.GetService<ILoggerFactory>() ?? NullLoggerFactory.Instance).CreateLogger<RedisLockProvider>()));
         services.TryAddSingleton<IRedisLockProvider>(static sp => sp.GetRequiredService<RedisLockProvider>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, LockReleaseFlusher>());
         builder.RequireFeatures(RedisFeatures.AtomicLua, "distributed locks");
         return builder;
     }

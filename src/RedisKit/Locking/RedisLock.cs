@@ -8,16 +8,23 @@ namespace RedisKit;
 /// <c>{prefix}:lock:{name}:owner</c> (owner token, PX expiry) and <c>{prefix}:lock:{name}:fence</c>
 /// (the fencing counter, INCR'd by the same script that takes the lock; it never expires).
 /// </summary>
-internal sealed class RedisLock : LockPrimitive, IRedisLock
+/// <remarks>
+/// Hot path, per acquire+release: one argument array (<c>[token, expiry ms]</c>, shared by the
+/// acquire, the release and same-expiry extensions), the handle, and one EVALSHA each way; the token is a number,
+/// so it allocates nothing.
+/// </remarks>
+internal sealed class RedisLock : LockPrimitive, IRedisLock, IOwnerKeyPrimitive
 {
-    private static readonly LockScript Acquire = new("lock-acquire");
-    private static readonly LockScript Release = new("lock-release");
-    internal static readonly RedisScript ReleaseScript = RedisScript.FromResource("lock-release");
+    /// <summary>lock-owner.lua publishing nothing (Redlock's release, providers without release notifications).</summary>
+    internal static readonly LockScript OwnerWithoutNotification = LockScript.Owner("");
+
+    /// <summary>The owner-checked release (lock-owner.lua called with the owner key alone) that publishes nothing.</summary>
+    internal static readonly RedisScript ReleaseScript = OwnerWithoutNotification.Script;
     internal static readonly RedisScript ExtendScript = RedisScript.FromResource("lock-extend");
 
     private readonly IRedisConnection _connection;
     private readonly RedisKey[] _acquireKeys;
-    private readonly RedisKey[] _ownerKey;
+    private readonly OwnerKey _ownerKey;
     private readonly string _signal;
 
     public RedisLock(LockEngine engine, IRedisConnection connection, string name, LockTiming timing)
@@ -26,11 +33,16 @@ internal sealed class RedisLock : LockPrimitive, IRedisLock
         _connection = connection;
         var owner = connection.Keys.TaggedKey(RedisLockProvider.Capability, name, "owner");
         _acquireKeys = [owner, connection.Keys.TaggedKey(RedisLockProvider.Capability, name, "fence")];
-        _ownerKey = [owner];
+        _ownerKey = new OwnerKey(connection, owner);
         _signal = owner.ToString();
     }
 
     public override string SignalKey => _signal;
+
+    public OwnerKey Owner => _ownerKey;
+
+    /// <summary>The acquire ran <see cref="LockEngine.OwnerScript"/>, which is also the release: it is cached on the key's server.</summary>
+    public bool ReleaseLoadedByAcquire => true;
 
     public ValueTask<IRedisLockHandle?> TryAcquireAsync(TimeSpan timeout = default, CancellationToken cancellationToken = default) =>
         TryAcquireCoreAsync(timeout, cancellationToken);
@@ -39,48 +51,31 @@ internal sealed class RedisLock : LockPrimitive, IRedisLock
         AcquireCoreAsync(timeout, cancellationToken);
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    public override async ValueTask<long> TryOnceAsync(RedisValue token, CancellationToken cancellationToken)
+    public override async ValueTask<long> TryOnceAsync(RedisValue[] arguments, CancellationToken cancellationToken)
     {
-        var database = await _connection.GetDatabaseAsync(cancellationToken).ConfigureAwait(false);
-        RedisValue[] values = [token, Timing.ExpiryMilliseconds];
+        var databaseTask = _connection.GetDatabaseAsync(cancellationToken);
+        var database = databaseTask.IsCompletedSuccessfully ? databaseTask.Result : await databaseTask.ConfigureAwait(false);
         RedisResult result;
         try
         {
-            result = await database.ScriptEvaluateAsync(Acquire.Hash, _acquireKeys, values).ConfigureAwait(false);
+            result = await database.ScriptEvaluateAsync(Engine.OwnerScript.Hash, _acquireKeys, arguments).ConfigureAwait(false);
         }
         catch (RedisServerException ex) when (LockScript.IsNoScript(ex))
         {
-            result = await Acquire.Script.EvaluateAsync(database, _acquireKeys, values).ConfigureAwait(false);
+            // EVAL also caches the script on that server, so this handle's release will find it there.
+            result = await Engine.OwnerScript.Script.EvaluateAsync(database, _acquireKeys, arguments).ConfigureAwait(false);
         }
 
         return (long)result;
     }
 
-    protected override LockHandle CreateHandle(RedisValue token, long result, long attemptStart) => new Handle(this, token, result, attemptStart);
-
-    private sealed class Handle(RedisLock owner, RedisValue token, long fence, long attemptStart) : LockHandle(owner, token, fence, attemptStart)
+    protected override Task<RedisResult>? StartAttempt(RedisValue[] arguments)
     {
-        [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-        protected override async ValueTask<bool> ExtendCoreAsync(long expiryMilliseconds)
-        {
-            var database = await owner._connection.GetDatabaseAsync().ConfigureAwait(false);
-            var result = await ExtendScript.EvaluateAsync(database, owner._ownerKey, [Token, expiryMilliseconds]).ConfigureAwait(false);
-            return (long)result == 1;
-        }
-
-        [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-        protected override async ValueTask ReleaseCoreAsync()
-        {
-            var database = await owner._connection.GetDatabaseAsync().ConfigureAwait(false);
-            RedisValue[] values = [Token, owner.Engine.ChannelValue, owner._signal];
-            try
-            {
-                await database.ScriptEvaluateAsync(Release.Hash, owner._ownerKey, values).ConfigureAwait(false);
-            }
-            catch (RedisServerException ex) when (LockScript.IsNoScript(ex))
-            {
-                await ReleaseScript.EvaluateAsync(database, owner._ownerKey, values).ConfigureAwait(false);
-            }
-        }
+        var database = _connection.GetDatabaseAsync();
+        return database.IsCompletedSuccessfully
+            ? database.Result.ScriptEvaluateAsync(Engine.OwnerScript.Hash, _acquireKeys, arguments)
+            : null;
     }
+
+    protected override LockHandle CreateHandle(RedisValue[] arguments, long result, long attemptStart) => new KeyHandle(this, arguments, result, attemptStart);
 }

@@ -8,7 +8,7 @@ public static class RedisLockExtensions
     /// runs <paramref name="work"/>, and releases the lock even if the work throws. The token passed to the work
     /// is cancelled when <paramref name="cancellationToken"/> is, or when the lock is lost (<see cref="IRedisLockHandle.HandleLostToken"/>):
     /// pass it on. Throws <see cref="TimeoutException"/> when the lock stays held by someone else; Redis errors propagate.
-    /// Round trips: acquire (1 when free) + release (1) + extensions while the work runs.
+    /// Round trips: acquire (1 when free) + release (1, not awaited unless <see cref="LockingOptions.AwaitRelease"/>) + extensions while the work runs.
     /// </summary>
     public static async Task<T> WithLockAsync<T>(this IRedisLockProvider provider, string name, Func<IRedisLockHandle, CancellationToken, Task<T>> work, TimeSpan? timeout = null, CancellationToken cancellationToken = default)
     {

@@ -17,6 +17,13 @@ public static class RedisLockMetrics
     /// <summary>Held locks that were lost (stolen, expired, or not extended in time), tagged <c>lock.kind</c>.</summary>
     public const string Lost = "rediskit.lock.lost";
 
+    /// <summary>
+    /// Releases whose reply arrived, tagged <c>lock.kind</c> and <c>result</c>: <c>released</c>, <c>not_owned</c> (the lock
+    /// had already expired or been taken over; nothing was deleted), or <c>error</c> (Redis failed or did not answer;
+    /// the lock expires by itself).
+    /// </summary>
+    public const string Releases = "rediskit.lock.releases";
+
     /// <summary>Extensions, tagged <c>lock.kind</c> and <c>result</c> (extended, lost, error).</summary>
     public const string Extensions = "rediskit.lock.extensions";
 }
@@ -29,6 +36,7 @@ internal sealed class LockingMetrics
     private readonly Histogram<double> _holdDuration;
     private readonly Counter<long> _lost;
     private readonly Counter<long> _extensions;
+    private readonly Counter<long> _releases;
 
     public LockingMetrics(IMeterFactory meterFactory)
     {
@@ -38,6 +46,7 @@ internal sealed class LockingMetrics
         _holdDuration = meter.CreateHistogram<double>(RedisLockMetrics.HoldDuration, "s", "Time a lock was held.");
         _lost = meter.CreateCounter<long>(RedisLockMetrics.Lost, "{lock}", "Held locks that were lost.");
         _extensions = meter.CreateCounter<long>(RedisLockMetrics.Extensions, "{extension}", "Lock extensions.");
+        _releases = meter.CreateCounter<long>(RedisLockMetrics.Releases, "{release}", "Lock releases whose reply arrived.");
     }
 
     /// <summary>Metrics that record nothing (for providers built without DI).</summary>
@@ -77,6 +86,14 @@ internal sealed class LockingMetrics
         if (_extensions.Enabled)
         {
             _extensions.Add(1, new("lock.kind", kind), new("result", result));
+        }
+    }
+
+    public void Released(string kind, string result)
+    {
+        if (_releases.Enabled)
+        {
+            _releases.Add(1, new("lock.kind", kind), new("result", result));
         }
     }
 

@@ -4,8 +4,11 @@ using StackExchange.Redis;
 
 namespace RedisKit;
 
-/// <summary>The <see cref="IRedisLockProvider"/> over the shared connection.</summary>
-internal sealed class RedisLockProvider : IRedisLockProvider, IDisposable
+/// <summary>
+/// The <see cref="IRedisLockProvider"/> over the shared connection. Disposing it (the container does, after the
+/// host stopped) first waits for releases still in flight (see <see cref="LockingOptions.AwaitRelease"/>).
+/// </summary>
+internal sealed class RedisLockProvider : IRedisLockProvider, IAsyncDisposable, IDisposable
 {
     public const string Capability = "lock";
     public const string RwCapability = "rwlock";
@@ -58,5 +61,23 @@ internal sealed class RedisLockProvider : IRedisLockProvider, IDisposable
         return (values[0], values[1].IsNull ? 0 : (long)values[1]);
     }
 
-    public void Dispose() => _engine.Dispose();
+    /// <summary>Completes when every release written so far has been answered or has failed.</summary>
+    public Task FlushReleasesAsync(CancellationToken cancellationToken = default) => _engine.FlushReleasesAsync(cancellationToken);
+
+    public async ValueTask DisposeAsync()
+    {
+        // Each pending release ends with its reply or the client's timeout, so this wait is bounded.
+        await _engine.FlushReleasesAsync().ConfigureAwait(false);
+        _engine.Dispose();
+    }
+
+    public void Dispose()
+    {
+        // Synchronous disposal (a container disposed with Dispose()): wait, bounded, for pending releases; their
+        // replies are completed by the client's own threads, so blocking here cannot deadlock on them.
+        _engine.FlushReleasesAsync().Wait(FlushTimeout);
+        _engine.Dispose();
+    }
+
+    private static readonly TimeSpan FlushTimeout = TimeSpan.FromSeconds(10);
 }

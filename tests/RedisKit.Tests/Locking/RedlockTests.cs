@@ -1,3 +1,7 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 using RedisKit.Testing;
 using StackExchange.Redis;
 
@@ -36,7 +40,15 @@ public sealed class RedlockTests : IAsyncLifetime
         var other = await second.CreateLock("invoice").TryAcquireAsync(TimeSpan.FromMilliseconds(200));
         var holders = await Task.WhenAll(_servers.Select(s => s.CliAsync("EXISTS", $"{prefix}:redlock:invoice")));
         await handle!.DisposeAsync();
-        var afterRelease = await Task.WhenAll(_servers.Select(s => s.CliAsync("EXISTS", $"{prefix}:redlock:invoice")));
+
+        // The release is written to every server and not awaited (the default): other clients see it shortly after.
+        var afterRelease = await TestHost.EventuallyAsync(
+            async () =>
+            {
+                var exists = await Task.WhenAll(_servers.Select(s => s.CliAsync("EXISTS", $"{prefix}:redlock:invoice")));
+                return exists.All(e => e.Trim() == "0") ? exists : throw new InvalidOperationException("not released yet");
+            },
+            TimeSpan.FromSeconds(5));
         await using var next = await second.CreateLock("invoice").TryAcquireAsync();
 
         Assert.Equal(3, first.Quorum);
@@ -104,6 +116,78 @@ public sealed class RedlockTests : IAsyncLifetime
                 await multiplexer.DisposeAsync();
             }
         }
+    }
+
+    [Fact]
+    public async Task AddRedlock_ResolvedFromDi_LocksOnEveryServerAndReleasesBeforeTheHostExits()
+    {
+        var prefix = Servers.NewPrefix();
+        var builder = Host.CreateApplicationBuilder();
+        builder.Logging.ClearProviders();
+        builder.Services.AddRedisKit(o =>
+        {
+            o.ConnectionString = _servers[0].ConnectionString;
+            o.KeyPrefix = prefix;
+        }).AddRedlock(o =>
+        {
+            o.Endpoints = [.. _servers.Select(s => s.ConnectionString)];
+            o.KeyPrefix = prefix;
+            o.Expiry = TimeSpan.FromSeconds(10);
+        });
+        var host = builder.Build();
+        await host.StartAsync();
+        var redlock = host.Services.GetRequiredService<RedlockProvider>();
+
+        var handle = await redlock.CreateLock("di").TryAcquireAsync();
+        var holders = await Task.WhenAll(_servers.Select(s => s.CliAsync("EXISTS", $"{prefix}:redlock:di")));
+        var second = await redlock.CreateLock("di").TryAcquireAsync();
+        await handle!.DisposeAsync();
+        await host.StopAsync();
+        host.Dispose();
+        var afterExit = await Task.WhenAll(_servers.Select(s => s.CliAsync("EXISTS", $"{prefix}:redlock:di")));
+
+        Assert.Equal(5, redlock.ServerCount);
+        Assert.NotNull(handle);
+        Assert.Null(second);
+        Assert.All(holders, h => Assert.Equal("1", h.Trim()));
+        Assert.All(afterExit, h => Assert.Equal("0", h.Trim()));
+    }
+
+    [Theory]
+    [InlineData("none", "Endpoints")]
+    [InlineData("duplicate", "Endpoints:1")]
+    [InlineData("blank", "Endpoints:0")]
+    [InlineData("drift", "ClockDriftFactor")]
+    [InlineData("delays", "MaxRetryDelay")]
+    public async Task AddRedlock_InvalidOption_HostFailsToStartNamingTheOption(string problem, string option)
+    {
+        var builder = Host.CreateApplicationBuilder();
+        builder.Logging.ClearProviders();
+        builder.Services.AddRedisKit(o => o.ConnectionString = _servers[0].ConnectionString).AddRedlock(o =>
+        {
+            o.Endpoints = problem switch
+            {
+                "none" => [],
+                "duplicate" => [_servers[0].ConnectionString, _servers[0].ConnectionString],
+                "blank" => [" "],
+                _ => [_servers[0].ConnectionString],
+            };
+            if (problem == "drift")
+            {
+                o.ClockDriftFactor = 0.7;
+            }
+
+            if (problem == "delays")
+            {
+                o.MinRetryDelay = TimeSpan.FromSeconds(2);
+                o.MaxRetryDelay = TimeSpan.FromSeconds(1);
+            }
+        });
+        using var host = builder.Build();
+
+        var error = await Assert.ThrowsAsync<OptionsValidationException>(() => host.StartAsync());
+
+        Assert.Contains(option, error.Message, StringComparison.Ordinal);
     }
 
     private sealed class LeapingClock(TimeSpan leap) : TimeProvider
