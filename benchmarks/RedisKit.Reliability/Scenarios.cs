@@ -57,33 +57,23 @@ public static partial class Scenarios
         await using var sample = await SampleProcess.StartAsync(Path.Combine(directory, "sample.log"), SampleArguments(redis.ConnectionString, database), cancellationToken).ConfigureAwait(false);
         using var client = new HttpClient { BaseAddress = sample.Address, Timeout = TimeSpan.FromSeconds(30) };
         await WaitReadyAsync(client, cancellationToken).ConfigureAwait(false);
-        var sessions = await ShopDriver.SignInAsync(sample.Address, 6, cancellationToken).ConfigureAwait(false);
-        var ledgerBefore = await ShopDriver.ReadLedgerAsync(database, cancellationToken).ConfigureAwait(false);
-
-        var start = await MetricsSnapshot.ScrapeAsync(client, cancellationToken).ConfigureAwait(false);
-        var clock = Stopwatch.StartNew();
         var total = options.Steady + options.Fault + options.After + TimeSpan.FromSeconds(1);
-        var wrk = Wrk.RunAsync(sample.Address, total, sessions, connections: options.Connections, cancellationToken: cancellationToken);
-        using var stopPayments = new CancellationTokenSource();
-        var payments = ShopDriver.DrivePaymentsAsync([() => sample.Address], sessions, options.PaymentWorkers, stopPayments.Token);
+        var run = await LoadRun.StartAsync(sample, client, database, options, total, cancellationToken).ConfigureAwait(false);
 
         await Task.Delay(options.Steady, cancellationToken).ConfigureAwait(false);
-        var atStop = await MetricsSnapshot.ScrapeAsync(client, cancellationToken).ConfigureAwait(false);
+        var atStop = await run.ScrapeAsync().ConfigureAwait(false);
         await redis.StopAsync().ConfigureAwait(false);
-        var stoppedAt = clock.Elapsed;
+        var stoppedAt = run.Clock.Elapsed;
         await Task.Delay(options.Fault, cancellationToken).ConfigureAwait(false);
-        var atRestart = await MetricsSnapshot.ScrapeAsync(client, cancellationToken).ConfigureAwait(false);
+        var atRestart = await run.ScrapeAsync().ConfigureAwait(false);
         await redis.StartAgainAsync(cancellationToken).ConfigureAwait(false);
-        var restartedAt = clock.Elapsed;
-        var recovery = MeasureRecoveryAsync(sample.Address, sessions[0], cancellationToken);
+        var restartedAt = run.Clock.Elapsed;
+        var recovery = MeasureRecoveryAsync(sample.Address, run.Sessions[0], cancellationToken);
         await Task.Delay(RecoveryBudget, cancellationToken).ConfigureAwait(false);
-        var atBudget = await MetricsSnapshot.ScrapeAsync(client, cancellationToken).ConfigureAwait(false);
-        var load = await wrk.ConfigureAwait(false);
-        var atEnd = await MetricsSnapshot.ScrapeAsync(client, cancellationToken).ConfigureAwait(false);
-        await stopPayments.CancelAsync().ConfigureAwait(false);
-        var traffic = await payments.ConfigureAwait(false);
+        var atBudget = await run.ScrapeAsync().ConfigureAwait(false);
+        var (load, atEnd, traffic, drained) = await run.FinishAsync().ConfigureAwait(false);
         var recovered = await recovery.ConfigureAwait(false);
-        var drained = await DrainAsync(database, ledgerBefore, atEnd.Since(start).ViewsQueued, TimeSpan.FromSeconds(60), cancellationToken).ConfigureAwait(false);
+        var (start, ledgerBefore) = (run.Start, run.LedgerBefore);
 
         var phases = new (string Name, MetricsSnapshot Counts)[]
         {
@@ -93,19 +83,12 @@ public static partial class Scenarios
             ("from 2 s after the restart to the end", atEnd.Since(atBudget)),
         };
 
-        var violations = new List<string>();
-        foreach (var (name, counts) in phases)
-        {
-            Expect(violations, counts.WithStatus(s => s >= 500 && s != 503) == 0, $"{name}: a 5xx other than 503");
-        }
-
+        var violations = PhaseViolations(phases);
         var outage = phases[1].Counts;
         Expect(violations, outage.Count(ItemRoute, s => s != 200) == 0, "outage: a cached item read did not answer 200");
         Expect(violations, outage.Count(ListRoute, s => s != 200) == 0, "outage: a cached list read did not answer 200");
         Expect(violations, outage.Count(SessionRoute, s => s is not (200 or 503)) == 0, "outage: the session route answered something other than 200 or 503");
         Expect(violations, outage.Count(SessionRoute, s => s == 503) > 0, "outage: the session route never answered 503 (was Redis stopped?)");
-        Expect(violations, phases[0].Counts.WithStatus(s => s >= 500) == 0, "before the stop: a 5xx");
-        Expect(violations, phases[3].Counts.WithStatus(s => s >= 500) == 0, "from 2 s after the restart: a 5xx (not recovered)");
         Expect(violations, recovered.Session is { } s1 && s1 <= RecoveryBudget, $"the session route recovered in {Describe(recovered.Session)} (budget 2 s)");
         AddLedgerViolations(violations, traffic, drained, ledgerBefore, atEnd.Since(start));
 
@@ -132,30 +115,20 @@ public static partial class Scenarios
         await using var sample = await SampleProcess.StartAsync(Path.Combine(directory, "sample.log"), SampleArguments(cluster.ConnectionString, database), cancellationToken).ConfigureAwait(false);
         using var client = new HttpClient { BaseAddress = sample.Address, Timeout = TimeSpan.FromSeconds(30) };
         await WaitReadyAsync(client, cancellationToken).ConfigureAwait(false);
-        var sessions = await ShopDriver.SignInAsync(sample.Address, 6, cancellationToken).ConfigureAwait(false);
-        var ledgerBefore = await ShopDriver.ReadLedgerAsync(database, cancellationToken).ConfigureAwait(false);
-
-        var start = await MetricsSnapshot.ScrapeAsync(client, cancellationToken).ConfigureAwait(false);
-        var clock = Stopwatch.StartNew();
         // The failover itself takes the node timeout (1.5 s) plus the election; the load covers it.
         var total = options.Steady + TimeSpan.FromSeconds(4) + options.After;
-        var wrk = Wrk.RunAsync(sample.Address, total, sessions, connections: options.Connections, cancellationToken: cancellationToken);
-        using var stopPayments = new CancellationTokenSource();
-        var payments = ShopDriver.DrivePaymentsAsync([() => sample.Address], sessions, options.PaymentWorkers, stopPayments.Token);
+        var run = await LoadRun.StartAsync(sample, client, database, options, total, cancellationToken).ConfigureAwait(false);
 
         await Task.Delay(options.Steady, cancellationToken).ConfigureAwait(false);
-        var atKill = await MetricsSnapshot.ScrapeAsync(client, cancellationToken).ConfigureAwait(false);
-        var killedAt = clock.Elapsed;
+        var atKill = await run.ScrapeAsync().ConfigureAwait(false);
+        var killedAt = run.Clock.Elapsed;
         var killed = await cluster.KillPrimaryAsync("{payments}", cancellationToken).ConfigureAwait(false);
-        var healthyAt = clock.Elapsed;
-        var atHealthy = await MetricsSnapshot.ScrapeAsync(client, cancellationToken).ConfigureAwait(false);
+        var healthyAt = run.Clock.Elapsed;
+        var atHealthy = await run.ScrapeAsync().ConfigureAwait(false);
         await Task.Delay(RecoveryBudget, cancellationToken).ConfigureAwait(false);
-        var atBudget = await MetricsSnapshot.ScrapeAsync(client, cancellationToken).ConfigureAwait(false);
-        var load = await wrk.ConfigureAwait(false);
-        var atEnd = await MetricsSnapshot.ScrapeAsync(client, cancellationToken).ConfigureAwait(false);
-        await stopPayments.CancelAsync().ConfigureAwait(false);
-        var traffic = await payments.ConfigureAwait(false);
-        var drained = await DrainAsync(database, ledgerBefore, atEnd.Since(start).ViewsQueued, TimeSpan.FromSeconds(60), cancellationToken).ConfigureAwait(false);
+        var atBudget = await run.ScrapeAsync().ConfigureAwait(false);
+        var (load, atEnd, traffic, drained) = await run.FinishAsync().ConfigureAwait(false);
+        var (start, ledgerBefore) = (run.Start, run.LedgerBefore);
 
         var phases = new (string Name, MetricsSnapshot Counts)[]
         {
@@ -165,14 +138,7 @@ public static partial class Scenarios
             ("from 2 s after the failover to the end", atEnd.Since(atBudget)),
         };
 
-        var violations = new List<string>();
-        foreach (var (name, counts) in phases)
-        {
-            Expect(violations, counts.WithStatus(s => s >= 500 && s != 503) == 0, $"{name}: a 5xx other than 503");
-        }
-
-        Expect(violations, phases[0].Counts.WithStatus(s => s >= 500) == 0, "before the kill: a 5xx");
-        Expect(violations, phases[3].Counts.WithStatus(s => s >= 500) == 0, "from 2 s after the failover: a 5xx");
+        var violations = PhaseViolations(phases);
         AddLedgerViolations(violations, traffic, drained, ledgerBefore, atEnd.Since(start));
 
         var markdown = new StringBuilder();
@@ -246,6 +212,78 @@ public static partial class Scenarios
         markdown.AppendLine(CultureInfo.InvariantCulture, $"| Stream entries pending after the drain / dead-lettered | {pendingAfter} / {dead.Trim()} |");
         AppendLedger(markdown, traffic, drained, ledgerBefore, views: null);
         return Finish("Sample SIGKILLed mid-stream", markdown, violations, directory);
+    }
+
+    /// <summary>
+    /// Phases are: before the fault, the fault, the 2 s recovery budget, the rest. No phase may have a 5xx other
+    /// than 503, and the first and last may have no 5xx at all.
+    /// </summary>
+    private static List<string> PhaseViolations((string Name, MetricsSnapshot Counts)[] phases)
+    {
+        var violations = new List<string>();
+        foreach (var (name, counts) in phases)
+        {
+            Expect(violations, counts.WithStatus(s => s >= 500 && s != 503) == 0, $"{name}: a 5xx other than 503");
+        }
+
+        Expect(violations, phases[0].Counts.WithStatus(s => s >= 500) == 0, $"{phases[0].Name}: a 5xx");
+        Expect(violations, phases[^1].Counts.WithStatus(s => s >= 500) == 0, $"{phases[^1].Name}: a 5xx (not recovered)");
+        return violations;
+    }
+
+    /// <summary>The read load (wrk) and the payment clients of one run, with the figures taken before they started.</summary>
+    private sealed class LoadRun
+    {
+        private readonly HttpClient _client;
+        private readonly string _database;
+        private readonly CancellationTokenSource _stopPayments = new();
+        private readonly CancellationToken _cancellationToken;
+        private Task<WrkResult> _wrk = null!;
+        private Task<PaymentTraffic> _payments = null!;
+
+        private LoadRun(HttpClient client, string database, IReadOnlyList<string> sessions, PaymentLedger ledgerBefore, MetricsSnapshot start, CancellationToken cancellationToken)
+        {
+            _client = client;
+            _database = database;
+            Sessions = sessions;
+            LedgerBefore = ledgerBefore;
+            Start = start;
+            _cancellationToken = cancellationToken;
+        }
+
+        public IReadOnlyList<string> Sessions { get; }
+
+        public PaymentLedger LedgerBefore { get; }
+
+        public MetricsSnapshot Start { get; }
+
+        public Stopwatch Clock { get; } = new();
+
+        public static async Task<LoadRun> StartAsync(SampleProcess sample, HttpClient client, string database, RunOptions options, TimeSpan total, CancellationToken cancellationToken)
+        {
+            var sessions = await ShopDriver.SignInAsync(sample.Address, 6, cancellationToken).ConfigureAwait(false);
+            var ledgerBefore = await ShopDriver.ReadLedgerAsync(database, cancellationToken).ConfigureAwait(false);
+            var start = await MetricsSnapshot.ScrapeAsync(client, cancellationToken).ConfigureAwait(false);
+            var run = new LoadRun(client, database, sessions, ledgerBefore, start, cancellationToken);
+            run.Clock.Start();
+            run._wrk = Wrk.RunAsync(sample.Address, total, sessions, connections: options.Connections, cancellationToken: cancellationToken);
+            run._payments = ShopDriver.DrivePaymentsAsync([() => sample.Address], sessions, options.PaymentWorkers, run._stopPayments.Token);
+            return run;
+        }
+
+        public Task<MetricsSnapshot> ScrapeAsync() => MetricsSnapshot.ScrapeAsync(_client, _cancellationToken);
+
+        /// <summary>Waits for wrk to end, stops the payment clients, then waits until the queues have drained.</summary>
+        public async Task<(WrkResult Load, MetricsSnapshot End, PaymentTraffic Traffic, Drained Drained)> FinishAsync()
+        {
+            var load = await _wrk.ConfigureAwait(false);
+            var end = await ScrapeAsync().ConfigureAwait(false);
+            await _stopPayments.CancelAsync().ConfigureAwait(false);
+            var traffic = await _payments.ConfigureAwait(false);
+            _stopPayments.Dispose();
+            var drained = await DrainAsync(_database, LedgerBefore, end.Since(Start).ViewsQueued, TimeSpan.FromSeconds(60), _cancellationToken).ConfigureAwait(false);
+            return (load, end, traffic, drained);
+        }
     }
 
     private static async Task<long> PendingEntriesAsync(RedisServerProcess redis)
