@@ -189,12 +189,14 @@ public class RedisLockTests
     [Fact]
     public async Task AutoExtend_HeldLongerThanExpiry_KeepsTheLock()
     {
-        var (provider, locks, _) = await StartAsync(o => o.Expiry = TimeSpan.FromMilliseconds(300));
+        // Extended every third of the expiry (500 ms): the lock survives scheduling stalls of up to about a second
+        // on a loaded machine, and is held for more than twice its expiry.
+        var (provider, locks, _) = await StartAsync(o => o.Expiry = TimeSpan.FromMilliseconds(1500));
         await using var _ = provider;
         var redisLock = locks.CreateLock("kept");
         await using var handle = await redisLock.AcquireAsync();
 
-        await Task.Delay(1000);
+        await Task.Delay(3500);
 
         Assert.Null(await redisLock.TryAcquireAsync());
         Assert.False(handle.HandleLostToken.IsCancellationRequested);
