@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Globalization;
 using System.Net;
 using System.Net.Http.Headers;
@@ -259,34 +258,6 @@ public sealed class SecureShopTests : IAsyncLifetime
         catch (IOException)
         {
             // SQLite may still hold the file briefly.
-        }
-    }
-
-    /// <summary>Keeps every log line (category, event id, message, state values, exception).</summary>
-    private sealed class CapturingLoggerProvider : ILoggerProvider
-    {
-        private readonly ConcurrentQueue<string> _lines = new();
-
-        public IReadOnlyCollection<string> Lines => _lines;
-
-        public ILogger CreateLogger(string categoryName) => new Logger(this, categoryName);
-
-        public void Dispose()
-        {
-        }
-
-        private sealed class Logger(CapturingLoggerProvider owner, string category) : ILogger
-        {
-            public IDisposable? BeginScope<TState>(TState state)
-                where TState : notnull => null;
-
-            public bool IsEnabled(LogLevel logLevel) => true;
-
-            public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
-            {
-                var values = state is IEnumerable<KeyValuePair<string, object?>> pairs ? string.Join(";", pairs.Select(p => $"{p.Key}={p.Value}")) : "";
-                owner._lines.Enqueue($"{category}|{eventId.Id}|{formatter(state, exception)}|{values}|{exception}");
-            }
         }
     }
 }

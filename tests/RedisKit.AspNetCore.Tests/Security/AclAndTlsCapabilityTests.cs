@@ -1,6 +1,6 @@
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
-using RedisKit.AspNetCore.Tests.Sessions;
+using RedisKit.Testing;
 
 namespace RedisKit.AspNetCore.Tests.Security;
 

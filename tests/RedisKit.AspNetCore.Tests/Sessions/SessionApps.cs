@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.DataProtection;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using RedisKit.Testing;
 using StackExchange.Redis;
 
 namespace RedisKit.AspNetCore.Tests.Sessions;

@@ -6,33 +6,12 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using RedisKit.Leaderboards;
+using RedisKit.Testing;
 
 namespace RedisKit.Tests.Leaderboards;
 
 public class LeaderboardStartupTests
 {
-    private sealed class CapturingLoggerProvider : ILoggerProvider
-    {
-        public ConcurrentQueue<(EventId Id, LogLevel Level, string Message)> Entries { get; } = new();
-
-        public ILogger CreateLogger(string categoryName) => new Logger(this);
-
-        public void Dispose()
-        {
-        }
-
-        private sealed class Logger(CapturingLoggerProvider owner) : ILogger
-        {
-            public IDisposable? BeginScope<TState>(TState state)
-                where TState : notnull => null;
-
-            public bool IsEnabled(LogLevel logLevel) => true;
-
-            public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
-                owner.Entries.Enqueue((eventId, logLevel, formatter(state, exception)));
-        }
-    }
-
     private static IHost BuildHost(string connectionString, Dictionary<string, string?> settings, CapturingLoggerProvider? logs = null)
     {
         var builder = Host.CreateApplicationBuilder();
@@ -58,7 +37,7 @@ public class LeaderboardStartupTests
         await host.StartAsync();
         await host.StopAsync();
 
-        var warning = Assert.Single(logs.Entries, e => e.Id.Id == 7000);
+        var warning = Assert.Single(logs.Entries, e => e.EventId.Id == 7000);
         Assert.Equal(LogLevel.Warning, warning.Level);
         Assert.Contains("O(N)", warning.Message, StringComparison.Ordinal);
     }
@@ -72,7 +51,7 @@ public class LeaderboardStartupTests
         await host.StartAsync();
         await host.StopAsync();
 
-        Assert.DoesNotContain(logs.Entries, e => e.Id.Id == 7000);
+        Assert.DoesNotContain(logs.Entries, e => e.EventId.Id == 7000);
     }
 
     [Fact]

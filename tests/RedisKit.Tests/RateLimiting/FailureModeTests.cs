@@ -97,7 +97,7 @@ public class FailureModeTests
             Assert.True(failures.GetValueOrDefault("local_fallback") >= 10);
         }
 
-        Assert.Contains(logs.Entries, e => e.EventId == 5001 && e.Level == LogLevel.Warning);
+        Assert.Contains(logs.Entries, e => e.EventId.Id == 5001 && e.Level == LogLevel.Warning);
 
         await server.StartAgainAsync();
         var back = await TestHost.EventuallyAsync(async () =>
@@ -106,7 +106,7 @@ public class FailureModeTests
             return decision.Source == RateLimitDecisionSource.Redis ? decision : throw new InvalidOperationException("still failing");
         }, TimeSpan.FromSeconds(15));
         Assert.True(back.IsAllowed); // the restarted server has no data (no persistence)
-        Assert.Contains(logs.Entries, e => e.EventId == 5002);
+        Assert.Contains(logs.Entries, e => e.EventId.Id == 5002);
     }
 
     [Fact]
@@ -144,32 +144,5 @@ public class FailureModeTests
         }
 
         return allowed;
-    }
-
-    private sealed class CapturingLoggerProvider : ILoggerProvider
-    {
-        public List<(int EventId, LogLevel Level)> Entries { get; } = [];
-
-        public ILogger CreateLogger(string categoryName) => new Logger(this);
-
-        public void Dispose()
-        {
-        }
-
-        private sealed class Logger(CapturingLoggerProvider owner) : ILogger
-        {
-            public IDisposable? BeginScope<TState>(TState state)
-                where TState : notnull => null;
-
-            public bool IsEnabled(LogLevel logLevel) => true;
-
-            public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
-            {
-                lock (owner.Entries)
-                {
-                    owner.Entries.Add((eventId.Id, logLevel));
-                }
-            }
-        }
     }
 }
