@@ -156,33 +156,62 @@ public class RedisRateLimiterTests
     }
 
     [Theory]
-    [InlineData(false)]
-    [InlineData(true)]
-    public async Task SlidingWindowLog_TtlSetOnlyOnTrim_KeyAlwaysOutlivesItsNewestPermitByAWindow(bool multiPolicy)
+    [InlineData(false, 1000)]
+    [InlineData(true, 1000)]
+    [InlineData(false, 4)]
+    [InlineData(true, 4)]
+    public async Task SlidingWindowLog_TtlSetOnlyWhenTheMarkLeaves_KeyAlwaysOutlivesItsNewestPermitByAWindow(bool multiPolicy, int limit)
     {
         var (provider, limiter, prefix) = await CreateAsync();
         await using var _ = provider;
         const int Window = 1000;
-        var policy = RateLimitPolicy.SlidingWindowLog("log", 1000, TimeSpan.FromMilliseconds(Window));
-        RateLimitPolicy[] policies = multiPolicy ? [policy, RateLimitPolicy.FixedWindow("wide", int.MaxValue, TimeSpan.FromHours(1))] : [policy];
+        var policy = RateLimitPolicy.SlidingWindowLog("log", limit, TimeSpan.FromMilliseconds(Window));
+
+        // Multi-policy: a fixed window that denies now and then, so the log is sometimes evaluated (and trimmed) without
+        // a push. A limit of 4 makes the log deny too (its permits are pushed, then given back).
+        RateLimitPolicy[] policies = multiPolicy ? [policy, RateLimitPolicy.FixedWindow("tight", 3, TimeSpan.FromMilliseconds(500))] : [policy];
         var database = (await Servers.RedisClient()).GetDatabase();
         var random = new Random(7);
         RedisKey? key = null;
-        var permits = new List<long>();
+        const string Snapshot = "return { redis.call('PTTL', KEYS[1]), redis.call('LRANGE', KEYS[1], 0, -1), redis.call('TIME') }";
 
-        // About 3 s of permits at uneven gaps: some checks trim the head (the TTL is set again), most do not.
-        for (var i = 0; i < 16; i++)
+        // About 5 s of checks at uneven gaps, costs 1 and 2: the marked entry leaves the window again and again, sometimes
+        // with later entries left (the newest is marked), sometimes with none (the key is created again).
+        var outcomes = new HashSet<bool>();
+        for (var i = 0; i < 24; i++)
         {
-            var clock = Stopwatch.StartNew();
-            Assert.True((await limiter.CheckAsync("p", policies)).IsAllowed);
-            key ??= (await (await Servers.RedisClient()).GetServers()[0].KeysAsync(pattern: prefix + "*log").ToListAsync()).Single();
-            var ttl = await database.KeyTimeToLiveAsync(key.Value);
+            outcomes.Add((await limiter.CheckAsync("p", policies, cost: 1 + (i % 2))).IsAllowed);
+            key ??= (await (await Servers.RedisClient()).GetServers()[0].KeysAsync(pattern: prefix + "*log").ToListAsync()).SingleOrDefault();
+            if (key is { } logKey)
+            {
+                // One atomic read of the TTL, the entries and the server's clock.
+                var snapshot = (RedisResult[])(await database.ScriptEvaluateAsync(Snapshot, [logKey]))!;
+                var ttl = (long)snapshot[0];
+                var entries = ((RedisResult[])snapshot[1]!).Select(e => (string)e!).ToArray();
+                var time = (RedisResult[])snapshot[2]!;
+                var now = ((long)time[0] * 1000) + ((long)time[1] / 1000);
+                if (entries.Length == 0)
+                {
+                    Assert.Equal(-2, ttl); // no key
+                }
+                else
+                {
+                    Assert.All(entries, e => Assert.Matches("^[0-9]{13}\\.?$", e));
+                    Assert.Contains(entries, e => e.EndsWith('.'));
+                    var newest = long.Parse(entries[^1].TrimEnd('.'), System.Globalization.CultureInfo.InvariantCulture);
 
-            // The permit just taken counts for a window, so the key must live at least that long (less the time since).
-            Assert.NotNull(ttl);
-            Assert.True(ttl.Value.TotalMilliseconds >= Window - clock.Elapsed.TotalMilliseconds, $"check {i}: TTL {ttl.Value.TotalMilliseconds} ms");
-            Assert.True(ttl.Value.TotalMilliseconds <= 2 * Window);
-            await Task.Delay(random.Next(0, 400));
+                    // Every entry counts until a window after it was pushed; the newest is the last to leave.
+                    Assert.True(now + ttl + 1 >= newest + Window, $"check {i}: TTL {ttl} ms, newest entry {now - newest} ms old");
+                    Assert.InRange(ttl, 1, 2 * Window);
+                }
+            }
+
+            await Task.Delay(random.Next(0, i % 8 == 7 ? 1300 : 400));
+        }
+
+        if (limit == 4)
+        {
+            Assert.Equal(2, outcomes.Count); // both allowed and denied checks happened
         }
 
         await AssertTtlsAsync(prefix);

@@ -106,80 +106,112 @@ local function fixedEval(key, cost, p, commit)
   return ok, remaining, reset, retry, used, fix
 end
 
--- Sliding window log: a list of the server-ms arrival time of every permit, oldest first (13-digit strings, so
--- string order is time order). Entries leave from the head once a window old; the count in the window is the
--- list's length. O(1) per permit, where a sorted set costs O(log n) plus member bookkeeping.
-local function older(a, cut)
-  local la, lc = #a, #cut
-  return la < lc or (la == lc and a <= cut)
+-- Sliding window log: a list of the server-ms arrival time of every permit, oldest first, as 13-digit strings
+-- (windows are at most 365 days, so every timestamp and every cut-off has 13 digits until the year 2286, and string
+-- order is time order). Entries leave from the head once a window old; the count in the window is the list's length.
+-- O(1) per permit, where a sorted set costs O(log n) plus member bookkeeping.
+--
+-- The key's TTL is two windows, set only when no marked entry is left, not on every permit. A marked entry is a
+-- timestamp with a '.' appended (tonumber reads it as the same number). Invariant: while an entry marked t is in the
+-- list, the key expires no earlier than t + 2 windows (the TTL is set at time t, or later, when t is marked).
+-- Proof that no permit is lost to expiry: a check at `now` trims every entry at or before now - window first, so a
+-- mark still present after the trim has t > now - window; the permits pushed now must live until now + window,
+-- which is before t + 2 windows. When a trim removes the last mark (about once a window per busy key), the check
+-- marks the newest entry and sets the TTL again; a new key gets its mark and TTL with its first push. The cost: an
+-- idle key lives up to two windows after its last permit. A list without a mark (written by hand, or by an older
+-- version of this script) keeps its TTL and is rebuilt, marked, after it expires.
+local cuts = {}
+-- Removes permits a window old from the head. Returns 'new' (no key), 'remark' (the trim removed the last mark
+-- and left entries: the caller must mark one and set the TTL), or nil (the mark is still there).
+local function logTrim(key, window)
+  local cut = cuts[window]
+  if cut == nil then
+    -- '/' sorts after '.' and after the end of a string: an entry at the cut-off, marked or not, is <= cut.
+    cut = int(clock() - window) .. '/'
+    cuts[window] = cut
+  end
+  -- The two oldest entries in one call: under steady traffic about one permit leaves per check, so this
+  -- usually settles the trim without a second read.
+  local chunk = redis.call('LRANGE', key, '0', '1')
+  if #chunk == 0 then return 'new' end
+  if chunk[1] > cut then return nil end
+  local n, size, marked, emptied = 0, 2, false, false
+  while true do
+    local k = 0
+    for j = 1, #chunk do
+      local e = chunk[j]
+      if e > cut then break end
+      k = j
+      if #e > 13 then marked = true end
+    end
+    n = n + k
+    if k < size then
+      emptied = k == #chunk
+      break
+    end
+    size = size * 4
+    chunk = redis.call('LRANGE', key, int(n), int(n + size - 1))
+  end
+  redis.call('LTRIM', key, int(n), '-1')
+  -- An emptied list is gone: the next push creates the key again, and it must get a mark and a TTL.
+  if emptied then return 'new' end
+  if marked then return 'remark' end
+  return nil
 end
 
--- The log's TTL: two windows, set only when the head moves (a trim) or the key is new, not on every permit.
--- Invariant: when the TTL was last set, at time T, the list's head was no newer than T. Until a trim, the head
--- stays and a check at `now` finds it inside the window (head > now - window), so now < T + window and the
--- permit it pushes is a window younger than the expiry (T + 2 windows). Every trim, allowed or denied, single
--- or multi-policy, sets the TTL again; so the key always outlives its newest permit by a window, with one
--- command per check (PEXPIRE) less. The cost: an idle key lives up to two windows after its last permit.
-local function logTtl(p)
+-- Marks the newest entry (after a trim removed the mark) and sets the TTL again; false when the list is empty.
+local function logRemark(key, p)
+  local tail = redis.call('LINDEX', key, '-1')
+  if not tail then return false end
+  if #tail == 13 then redis.call('LSET', key, '-1', tail .. '.') end
   local ttl = p.ttl2
   if ttl == nil then
     ttl = int(2 * p.window)
     p.ttl2 = ttl
   end
-  return ttl
+  redis.call('PEXPIRE', key, ttl)
+  return true
 end
 
-local cuts = {}
--- Removes permits a window old from the head. Returns 'new' (no key), 'trimmed' (the head moved: set the TTL
--- again) or nil.
-local function logTrim(key, window)
-  local cut = cuts[window]
-  if cut == nil then
-    cut = int(clock() - window)
-    cuts[window] = cut
+-- Pushes `cost` permits at `now`; the first permit of a new key carries the mark and the key gets its TTL.
+local function logPush(key, cost, p, new)
+  local first = nowms
+  if new then first = nowms .. '.' end
+  local length
+  if cost == 1 then
+    length = redis.call('RPUSH', key, first)
+  else
+    local args = { first }
+    for j = 2, cost do args[j] = nowms end
+    length = redis.call('RPUSH', key, unpack(args))
   end
-  -- The two oldest entries in one call: under steady traffic about one permit leaves per check, so this
-  -- usually settles the trim without a second read.
-  local first = redis.call('LRANGE', key, '0', '1')
-  if #first == 0 then return 'new' end
-  if not older(first[1], cut) then return nil end
-  local n, size = 0, 2
-  local chunk = first
-  while true do
-    local k = 0
-    for j = 1, #chunk do
-      if older(chunk[j], cut) then k = j else break end
+  if new then
+    local ttl = p.ttl2
+    if ttl == nil then
+      ttl = int(2 * p.window)
+      p.ttl2 = ttl
     end
-    n = n + k
-    if k < size then break end
-    size = size * 4
-    chunk = redis.call('LRANGE', key, int(n), int(n + size - 1))
+    redis.call('PEXPIRE', key, ttl)
   end
-  redis.call('LTRIM', key, int(n), '-1')
-  return 'trimmed'
-end
-
-local function logPush(key, cost)
-  if cost == 1 then return redis.call('RPUSH', key, nowms) end
-  local args = {}
-  for j = 1, cost do args[j] = nowms end
-  return redis.call('RPUSH', key, unpack(args))
+  return length
 end
 
 local function logEval(key, cost, p, commit)
   local limit, window = p.limit, p.window
   local trim = logTrim(key, window)
+  local new = trim == 'new'
+  if trim == 'remark' and not logRemark(key, p) then new = true end
   local used
   if commit and cost > 0 then
-    used = logPush(key, cost) - cost
-    if trim then redis.call('PEXPIRE', key, logTtl(p)) end
+    used = logPush(key, cost, p, new) - cost
     if used + cost <= limit then
       return true, verdict(true, limit - used, cost), window, 0
     end
-    redis.call('LTRIM', key, '0', int(-cost - 1)) -- give the permits back
+    -- Give the permits back. The mark is older than them, unless the key is new: then nothing is left (used is 0)
+    -- and the key goes with them.
+    redis.call('LTRIM', key, '0', int(-cost - 1))
   else
-    if trim == 'trimmed' then redis.call('PEXPIRE', key, logTtl(p)) end
-    used = redis.call('LLEN', key)
+    used = new and 0 or redis.call('LLEN', key)
   end
   local ok = used + cost <= limit
   -- Full reset comes one window after the newest permit: the one taken now, or the newest kept.
@@ -192,8 +224,8 @@ local function logEval(key, cost, p, commit)
       retry = tonumber(redis.call('LINDEX', key, int(used + cost - limit - 1))) + window - now
     end
   end
-  -- apply sets the TTL after its push when the key is new or was trimmed (a trim may have emptied it).
-  return ok, verdict(ok, limit - used, cost), reset, retry, trim ~= nil
+  -- apply marks its first permit and sets the TTL when the key is new.
+  return ok, verdict(ok, limit - used, cost), reset, retry, new
 end
 
 -- Sliding window counter: current and previous aligned windows, the previous one weighted by the part of it
@@ -330,9 +362,8 @@ local function fixedApply(key, cost, p, used, fix)
   end
 end
 
-local function logApply(key, cost, p, refresh)
-  logPush(key, cost)
-  if refresh then redis.call('PEXPIRE', key, logTtl(p)) end
+local function logApply(key, cost, p, new)
+  logPush(key, cost, p, new)
 end
 
 -- Concurrency: one member per held permit, scored by the server-time deadline its holder keeps pushing forward
