@@ -22,7 +22,7 @@ public class RedisRateLimiterHttpTests
                 {
                     o.ConnectionString = connectionString;
                     o.KeyPrefix = prefix;
-                    o.ConnectTimeout = TimeSpan.FromMilliseconds(500);
+                    o.ConnectTimeout = TimeSpan.FromSeconds(5);
                     // A generous command timeout: a 500 ms stall of a loaded machine must not turn a check into the
                     // failure mode (fail-open, with the full budget in the headers). The outage test still fails at
                     // once, because commands are not queued while the server is gone.

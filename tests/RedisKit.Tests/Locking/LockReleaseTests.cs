@@ -29,8 +29,10 @@ public class LockReleaseTests
         {
             o.ConnectionString = connectionString;
             o.KeyPrefix = prefix;
-            o.ConnectTimeout = TimeSpan.FromSeconds(2);
-            o.CommandTimeout = TimeSpan.FromSeconds(1);
+            // Generous for a cold, loaded machine; a release written while the server is stopped fails at once.
+            o.ConnectTimeout = TimeSpan.FromSeconds(5);
+            o.CommandTimeout = TimeSpan.FromSeconds(5);
+            o.FailFastWhenDisconnected = true;
             o.ReconnectBaseDelay = TimeSpan.FromMilliseconds(50);
             o.ReconnectMaxDelay = TimeSpan.FromMilliseconds(500);
         }).AddLocking(configure);
