@@ -16,11 +16,12 @@ if (args.Length > 0 && args[0] == "ratelimit-probe")
     return;
 }
 
-// dotnet run -c Release --project benchmarks/RedisKit.Benchmarks -- lock-alloc-probe [operations] [await]
+// dotnet run -c Release --project benchmarks/RedisKit.Benchmarks -- lock-alloc-probe [operations] [await|default] [callers]
 if (args.Length > 0 && args[0] == "lock-alloc-probe")
 {
     var operations = args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 200_000;
-    Console.WriteLine(await RedisKit.Benchmarks.Locking.LockAllocationProbe.RunAsync(operations, args.Length > 2 && args[2] == "await"));
+    var callers = args.Length > 3 ? int.Parse(args[3], System.Globalization.CultureInfo.InvariantCulture) : 1;
+    Console.WriteLine(await RedisKit.Benchmarks.Locking.LockAllocationProbe.RunAsync(operations, args.Length > 2 && args[2] == "await", callers));
     return;
 }
 

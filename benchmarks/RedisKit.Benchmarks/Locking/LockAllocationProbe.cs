@@ -15,7 +15,7 @@ namespace RedisKit.Benchmarks.Locking;
 /// </summary>
 public static class LockAllocationProbe
 {
-    public static async Task<string> RunAsync(int operations, bool awaitRelease)
+    public static async Task<string> RunAsync(int operations, bool awaitRelease, int callers = 1)
     {
         using var multiplexer = BenchmarkServer.Connect();
         var services = new ServiceCollection();
@@ -26,16 +26,16 @@ public static class LockAllocationProbe
         });
         await using var provider = services.BuildServiceProvider();
         var redisLock = provider.GetRequiredService<IRedisLockProvider>().CreateLock("probe-lock");
-        await AcquireAndReleaseAsync(redisLock, 20_000);
+        await Task.WhenAll(Enumerable.Range(0, callers).Select(_ => Task.Run(() => AcquireAndReleaseAsync(redisLock, 20_000 / callers))));
 
         using var listener = new AllocationListener();
         var before = GC.GetTotalAllocatedBytes(precise: true);
-        await AcquireAndReleaseAsync(redisLock, operations);
+        await Task.WhenAll(Enumerable.Range(0, callers).Select(_ => Task.Run(() => AcquireAndReleaseAsync(redisLock, operations / callers))));
 
         var perOperation = (GC.GetTotalAllocatedBytes(precise: true) - before) / (double)operations;
         BenchmarkServer.Stop();
         var report = new StringBuilder();
-        report.AppendLine(CultureInfo.InvariantCulture, $"{operations} acquire+release (AwaitRelease={awaitRelease}): {perOperation:F0} B per operation");
+        report.AppendLine(CultureInfo.InvariantCulture, $"{operations} acquire+release by {callers} caller(s) (AwaitRelease={awaitRelease}): {perOperation:F0} B per operation");
         var sampled = listener.Bytes.Values.Sum();
         foreach (var (type, bytes) in listener.Bytes.OrderByDescending(p => p.Value).Take(25))
         {

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Runtime.CompilerServices;
 using System.Threading.Tasks.Sources;
 using Microsoft.Extensions.Logging;
 using StackExchange.Redis;
@@ -12,6 +13,7 @@ namespace RedisKit;
 internal sealed partial class LockEngine : IDisposable
 {
     private readonly ConcurrentDictionary<string, TaskCompletionSource> _waiters = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, WaiterQueue> _queues = new(StringComparer.Ordinal);
     private readonly Func<CancellationToken, ValueTask<IConnectionMultiplexer>>? _subscriberSource;
     private readonly object _gate = new();
     private readonly object _releaseGate = new();
@@ -71,49 +73,193 @@ internal sealed partial class LockEngine : IDisposable
     /// <summary>
     /// Waits for a lock after a failed first attempt: each round registers for the release notification
     /// first, then tries, then sleeps a jittered delay (capped by the holder's remaining time and the
-    /// timeout) unless the notification comes first.
+    /// timeout) unless the notification comes first. Waiters of an exclusive lock queue per name and a release
+    /// wakes only the first of them (in this process): only one of them could take the lock, and waking all
+    /// of them would send one failing attempt per waiter per release. Shared primitives (read side, semaphore)
+    /// wake every waiter, since one release may admit several. With <paramref name="behindQueue"/> (other callers of
+    /// this process already wait for the name) the first round queues and sleeps without trying: the lock is held,
+    /// and the release that frees it wakes the callers queued first.
     /// </summary>
-    public async ValueTask<IRedisLockHandle?> WaitAsync(LockPrimitive primitive, RedisValue[] arguments, TimeSpan timeout, long start, long lastResult, CancellationToken cancellationToken)
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    public async ValueTask<IRedisLockHandle?> WaitAsync(LockPrimitive primitive, RedisValue[] arguments, TimeSpan timeout, long start, long lastResult, CancellationToken cancellationToken, bool behindQueue = false)
     {
         var notified = _subscriberSource is not null && await EnsureSubscribedAsync(cancellationToken).ConfigureAwait(false);
         var infinite = timeout == Timeout.InfiniteTimeSpan;
+        var wakeOne = notified && primitive.WakesOneWaiter;
+        var skipAttempt = behindQueue && wakeOne;
         while (true)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            var signal = notified ? _waiters.GetOrAdd(primitive.SignalKey, static _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task : null;
-            var attemptStart = Time.GetTimestamp();
-            var result = await primitive.TryOnceAsync(arguments, cancellationToken).ConfigureAwait(false);
-            if (result >= 0)
+            LinkedListNode<TaskCompletionSource>? place = null;
+            Task? signal = null;
+            if (wakeOne)
             {
-                return primitive.Acquired(arguments, result, attemptStart, start);
+                place = Enqueue(primitive.SignalKey);
+                signal = place.Value.Task;
+            }
+            else if (notified)
+            {
+                signal = _waiters.GetOrAdd(primitive.SignalKey, static _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
             }
 
-            lastResult = result;
-            var elapsed = Time.GetElapsedTime(start);
-            if (!infinite && elapsed >= timeout)
+            var passOnWake = true; // unless this round acquires or ends in another round
+            try
             {
-                primitive.TimedOut(start);
-                return null;
-            }
-
-            var delay = NextDelay(-1 - lastResult, infinite ? Timeout.InfiniteTimeSpan : timeout - elapsed);
-            if (signal is null)
-            {
-                await Task.Delay(delay, Time, cancellationToken).ConfigureAwait(false);
-            }
-            else
-            {
-                using var delayCancel = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-                var delayTask = Task.Delay(delay, Time, delayCancel.Token);
-                var winner = await Task.WhenAny(signal, delayTask).ConfigureAwait(false);
-                if (winner != delayTask)
+                TimeSpan elapsed;
+                if (skipAttempt)
                 {
-                    await delayCancel.CancelAsync().ConfigureAwait(false);
+                    // Nothing tried yet: even past the timeout, the next round makes one attempt before giving up.
+                    skipAttempt = false;
+                    lastResult = 0; // the holder's remaining time is unknown
+                    elapsed = Time.GetElapsedTime(start);
+                    if (!infinite && elapsed > timeout)
+                    {
+                        elapsed = timeout;
+                    }
+                }
+                else
+                {
+                    var attemptStart = Time.GetTimestamp();
+                    var result = await primitive.TryOnceAsync(arguments, cancellationToken).ConfigureAwait(false);
+                    if (result >= 0)
+                    {
+                        // Holding the lock now: a wake this round received is used up (this handle's release wakes the next).
+                        passOnWake = false;
+                        return primitive.Acquired(arguments, result, attemptStart, start);
+                    }
+
+                    lastResult = result;
+                    elapsed = Time.GetElapsedTime(start);
+                    if (!infinite && elapsed >= timeout)
+                    {
+                        primitive.TimedOut(start);
+                        return null;
+                    }
                 }
 
-                cancellationToken.ThrowIfCancellationRequested();
+                var delay = NextDelay(-1 - lastResult, infinite ? Timeout.InfiniteTimeSpan : timeout - elapsed);
+                if (signal is null)
+                {
+                    await Task.Delay(delay, Time, cancellationToken).ConfigureAwait(false);
+                }
+                else
+                {
+                    // Woken by the release message, the delay (a TimeoutException left in the returned task, not thrown)
+                    // or the token: one timer and one registration per round, nothing else.
+                    await signal.WaitAsync(delay, Time, cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+                    cancellationToken.ThrowIfCancellationRequested();
+                }
+
+                passOnWake = false;
+            }
+            finally
+            {
+                if (place is not null)
+                {
+                    Leave(primitive.SignalKey, place, passOnWake);
+                }
             }
         }
+    }
+
+    /// <summary>Whether callers of this process already wait for <paramref name="key"/> (an exclusive lock's queue is not empty).</summary>
+    public bool HasQueuedWaiters(string key) => _queues.TryGetValue(key, out var queue) && queue.Count > 0;
+
+    /// <summary>How many callers of this process are queued for <paramref name="key"/> (tests and diagnostics).</summary>
+    public int QueuedWaiters(string key)
+    {
+        if (!_queues.TryGetValue(key, out var queue))
+        {
+            return 0;
+        }
+
+        lock (queue)
+        {
+            return queue.Count;
+        }
+    }
+
+    /// <summary>Queues a waiter for the next release of <paramref name="key"/> (exclusive locks; see <see cref="WaitAsync"/>).</summary>
+    private LinkedListNode<TaskCompletionSource> Enqueue(string key)
+    {
+        while (true)
+        {
+            var queue = _queues.GetOrAdd(key, static _ => new WaiterQueue());
+            lock (queue)
+            {
+                // A queue that emptied was removed from the map; a waiter that still found it takes the new one.
+                if (!queue.Retired)
+                {
+                    return queue.AddLast(new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// Ends a waiter's round: takes its place out of the queue (unless a release already took it out to wake it).
+    /// With <paramref name="passOnWake"/> (the waiter stops without the lock: timed out, cancelled, failed), a wake
+    /// it received goes to the next waiter, so that a release is never spent on a waiter that no longer tries.
+    /// </summary>
+    private void Leave(string key, LinkedListNode<TaskCompletionSource> place, bool passOnWake)
+    {
+        if (place.List is WaiterQueue queue)
+        {
+            lock (queue)
+            {
+                if (place.List == queue)
+                {
+                    queue.Remove(place);
+                    RetireIfEmpty(key, queue);
+                }
+            }
+        }
+
+        // Marks the place as done; if a release completed it first, that wake was meant for this waiter.
+        if (!place.Value.TrySetCanceled(CancellationToken.None) && passOnWake && place.Value.Task.IsCompletedSuccessfully)
+        {
+            WakeOne(key);
+        }
+    }
+
+    /// <summary>Wakes the first queued waiter of <paramref name="key"/> that is still waiting.</summary>
+    private void WakeOne(string key)
+    {
+        if (!_queues.TryGetValue(key, out var queue))
+        {
+            return;
+        }
+
+        lock (queue)
+        {
+            while (queue.First is { } first)
+            {
+                queue.RemoveFirst();
+                if (first.Value.TrySetResult())
+                {
+                    break;
+                }
+            }
+
+            RetireIfEmpty(key, queue);
+        }
+    }
+
+    /// <summary>Removes an empty queue from the map (call under the queue's lock), so idle names keep nothing.</summary>
+    private void RetireIfEmpty(string key, WaiterQueue queue)
+    {
+        if (queue.Count == 0 && !queue.Retired)
+        {
+            queue.Retired = true;
+            _queues.TryRemove(new KeyValuePair<string, WaiterQueue>(key, queue));
+        }
+    }
+
+    /// <summary>The waiters of one exclusive lock name, first come first woken; its own lock object.</summary>
+    private sealed class WaiterQueue : LinkedList<TaskCompletionSource>
+    {
+        /// <summary>Set when the queue emptied and left the map (under its lock); a retired queue takes no new waiters.</summary>
+        public bool Retired;
     }
 
     /// <summary>
@@ -373,16 +519,23 @@ internal sealed partial class LockEngine : IDisposable
 
     private void OnReleased(RedisValue message)
     {
-        if (_waiters.IsEmpty)
+        if (_waiters.IsEmpty && _queues.IsEmpty)
         {
             return;
         }
 
         var key = (string?)message;
-        if (key is not null && _waiters.TryRemove(key, out var waiter))
+        if (key is null)
+        {
+            return;
+        }
+
+        if (_waiters.TryRemove(key, out var waiter))
         {
             waiter.TrySetResult();
         }
+
+        WakeOne(key);
     }
 
     public void Dispose()
@@ -410,6 +563,17 @@ internal sealed partial class LockEngine : IDisposable
         foreach (var waiter in _waiters.Values)
         {
             waiter.TrySetResult();
+        }
+
+        foreach (var queue in _queues.Values)
+        {
+            lock (queue)
+            {
+                foreach (var place in queue)
+                {
+                    place.TrySetResult();
+                }
+            }
         }
     }
 }

@@ -34,6 +34,12 @@ internal abstract class LockPrimitive
     public abstract string SignalKey { get; }
 
     /// <summary>
+    /// Whether a release can admit only one waiter (an exclusive lock): then a release notification wakes one queued
+    /// waiter of this process, not all of them.
+    /// </summary>
+    public virtual bool WakesOneWaiter => false;
+
+    /// <summary>
     /// The script arguments of one acquisition, built once and reused by every retry, and by the handle for its
     /// release and extensions: [0] the owner token, [1] the expiry in ms, then what the primitive needs.
     /// </summary>
@@ -84,38 +90,47 @@ internal abstract class LockPrimitive
         IRedisLockHandle? handle;
         try
         {
-            // The first attempt awaits the client's task directly when the primitive can start it synchronously:
-            // one state machine for the whole uncontended acquire instead of two.
-            long result;
-            if (StartAttempt(arguments) is { } attempt)
+            // Callers of this process already queue for this lock: it is held, so queue behind them without an attempt
+            // that would fail (a release wakes them in turn; see LockEngine.WaitAsync).
+            if (timeout != TimeSpan.Zero && WakesOneWaiter && Engine.HasQueuedWaiters(SignalKey))
             {
-                try
+                handle = await Engine.WaitAsync(this, arguments, timeout, start, lastResult: 0, cancellationToken, behindQueue: true).ConfigureAwait(false);
+            }
+            else
+            {
+                // The first attempt awaits the client's task directly when the primitive can start it synchronously:
+                // one state machine for the whole uncontended acquire instead of two.
+                long result;
+                if (StartAttempt(arguments) is { } attempt)
                 {
-                    result = (long)await attempt.ConfigureAwait(false);
+                    try
+                    {
+                        result = (long)await attempt.ConfigureAwait(false);
+                    }
+                    catch (RedisServerException ex) when (LockScript.IsNoScript(ex))
+                    {
+                        result = await TryOnceAsync(arguments, cancellationToken).ConfigureAwait(false);
+                    }
                 }
-                catch (RedisServerException ex) when (LockScript.IsNoScript(ex))
+                else
                 {
                     result = await TryOnceAsync(arguments, cancellationToken).ConfigureAwait(false);
                 }
-            }
-            else
-            {
-                result = await TryOnceAsync(arguments, cancellationToken).ConfigureAwait(false);
-            }
 
-            if (result >= 0)
-            {
-                return Acquired(arguments, result, start, start);
-            }
+                if (result >= 0)
+                {
+                    return Acquired(arguments, result, start, start);
+                }
 
-            if (timeout == TimeSpan.Zero)
-            {
-                TimedOut(start);
-                handle = null;
-            }
-            else
-            {
-                handle = await Engine.WaitAsync(this, arguments, timeout, start, result, cancellationToken).ConfigureAwait(false);
+                if (timeout == TimeSpan.Zero)
+                {
+                    TimedOut(start);
+                    handle = null;
+                }
+                else
+                {
+                    handle = await Engine.WaitAsync(this, arguments, timeout, start, result, cancellationToken).ConfigureAwait(false);
+                }
             }
         }
         catch (Exception ex) when (ex is not OperationCanceledException)

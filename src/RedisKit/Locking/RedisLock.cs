@@ -39,6 +39,8 @@ internal sealed class RedisLock : LockPrimitive, IRedisLock, IOwnerKeyPrimitive
 
     public override string SignalKey => _signal;
 
+    public override bool WakesOneWaiter => true;
+
     public OwnerKey Owner => _ownerKey;
 
     /// <summary>The acquire ran <see cref="LockEngine.OwnerScript"/>, which is also the release: it is cached on the key's server.</summary>

@@ -64,6 +64,9 @@ internal sealed class RedisLockProvider : IRedisLockProvider, IAsyncDisposable, 
     /// <summary>Completes when every release written so far has been answered or has failed.</summary>
     public Task FlushReleasesAsync(CancellationToken cancellationToken = default) => _engine.FlushReleasesAsync(cancellationToken);
 
+    /// <summary>How many callers of this process are queued for the exclusive lock <paramref name="name"/> (tests and diagnostics).</summary>
+    internal int QueuedWaiters(string name) => _engine.QueuedWaiters(_connection.Keys.TaggedKey(Capability, name, "owner").ToString());
+
     public async ValueTask DisposeAsync()
     {
         // Each pending release ends with its reply or the client's timeout, so this wait is bounded.

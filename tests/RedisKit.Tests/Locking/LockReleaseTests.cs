@@ -14,7 +14,7 @@ namespace RedisKit.Tests.Locking;
 /// </summary>
 public class LockReleaseTests
 {
-    private static ServiceProvider Build(string connectionString, string prefix, Action<LockingOptions>? configure = null, CapturingLoggerProvider? logs = null)
+    internal static ServiceProvider Build(string connectionString, string prefix, Action<LockingOptions>? configure = null, CapturingLoggerProvider? logs = null)
     {
         var services = new ServiceCollection();
         services.AddLogging(b =>
@@ -39,7 +39,7 @@ public class LockReleaseTests
         return services.BuildServiceProvider();
     }
 
-    private static Dictionary<string, long> ParseCommandStats(string info)
+    internal static Dictionary<string, long> ParseCommandStats(string info)
     {
         // cmdstat_evalsha:calls=40,usec=...
         var stats = new Dictionary<string, long>(StringComparer.Ordinal);
