@@ -36,8 +36,14 @@ local function clock()
 end
 
 -- Integers go to Redis as strings formatted here: cheaper than Lua's own number formatting.
+local ints = {}
 local function int(x)
-  return string.format('%d', x)
+  local s = ints[x]
+  if s == nil then
+    s = string.format('%d', x)
+    ints[x] = s
+  end
+  return s
 end
 
 local specs = {}
@@ -122,7 +128,10 @@ end
 -- version of this script) keeps its TTL and is rebuilt, marked, after it expires.
 local cuts = {}
 -- Removes permits a window old from the head. Returns 'new' (no key), 'remark' (the trim removed the last mark
--- and left entries: the caller must mark one and set the TTL), or nil (the mark is still there).
+-- and left entries: the caller must mark one and set the TTL), or nil (the mark is still there); then the number of
+-- out-of-window entries left at the head, which the caller does not count (0 or 1). A single unmarked entry out of
+-- the window is left for the next check to remove with the ones after it: under steady traffic about one entry
+-- leaves per check, so this halves the LTRIMs, and the count stays exact.
 local function logTrim(key, window)
   local cut = cuts[window]
   if cut == nil then
@@ -133,8 +142,10 @@ local function logTrim(key, window)
   -- The two oldest entries in one call: under steady traffic about one permit leaves per check, so this
   -- usually settles the trim without a second read.
   local chunk = redis.call('LRANGE', key, '0', '1')
-  if #chunk == 0 then return 'new' end
-  if chunk[1] > cut then return nil end
+  if #chunk == 0 then return 'new', 0 end
+  local head = chunk[1]
+  if head > cut then return nil, 0 end
+  if #chunk == 2 and chunk[2] > cut and #head == 13 then return nil, 1 end
   local n, size, marked, emptied = 0, 2, false, false
   while true do
     local k = 0
@@ -154,9 +165,9 @@ local function logTrim(key, window)
   end
   redis.call('LTRIM', key, int(n), '-1')
   -- An emptied list is gone: the next push creates the key again, and it must get a mark and a TTL.
-  if emptied then return 'new' end
-  if marked then return 'remark' end
-  return nil
+  if emptied then return 'new', 0 end
+  if marked then return 'remark', 0 end
+  return nil, 0
 end
 
 -- Marks the newest entry (after a trim removed the mark) and sets the TTL again; false when the list is empty.
@@ -198,12 +209,12 @@ end
 
 local function logEval(key, cost, p, commit)
   local limit, window = p.limit, p.window
-  local trim = logTrim(key, window)
+  local trim, stale = logTrim(key, window)
   local new = trim == 'new'
   if trim == 'remark' and not logRemark(key, p) then new = true end
   local used
   if commit and cost > 0 then
-    used = logPush(key, cost, p, new) - cost
+    used = logPush(key, cost, p, new) - cost - stale
     if used + cost <= limit then
       return true, verdict(true, limit - used, cost), window, 0
     end
@@ -211,7 +222,7 @@ local function logEval(key, cost, p, commit)
     -- and the key goes with them.
     redis.call('LTRIM', key, '0', int(-cost - 1))
   else
-    used = new and 0 or redis.call('LLEN', key)
+    used = new and 0 or redis.call('LLEN', key) - stale
   end
   local ok = used + cost <= limit
   -- Full reset comes one window after the newest permit: the one taken now, or the newest kept.
@@ -221,7 +232,7 @@ local function logEval(key, cost, p, commit)
     if cost > limit then
       retry = -1
     else
-      retry = tonumber(redis.call('LINDEX', key, int(used + cost - limit - 1))) + window - now
+      retry = tonumber(redis.call('LINDEX', key, int(stale + used + cost - limit - 1))) + window - now
     end
   end
   -- apply marks its first permit and sets the TTL when the key is new.
