@@ -139,14 +139,14 @@ local function logTrim(key, window)
     cut = int(clock() - window) .. '/'
     cuts[window] = cut
   end
-  -- The two oldest entries in one call: under steady traffic about one permit leaves per check, so this
-  -- usually settles the trim without a second read.
-  local chunk = redis.call('LRANGE', key, '0', '1')
+  -- The three oldest entries in one call: under steady traffic about one permit leaves per check, and one may
+  -- be left from the check before, so this usually settles the trim without a second read.
+  local chunk = redis.call('LRANGE', key, '0', '2')
   if #chunk == 0 then return 'new', 0 end
   local head = chunk[1]
   if head > cut then return nil, 0 end
-  if #chunk == 2 and chunk[2] > cut and #head == 13 then return nil, 1 end
-  local n, size, marked, emptied = 0, 2, false, false
+  if #chunk >= 2 and chunk[2] > cut and #head == 13 then return nil, 1 end
+  local n, size, marked, emptied = 0, 3, false, false
   while true do
     local k = 0
     for j = 1, #chunk do
