@@ -170,17 +170,22 @@ local function logTrim(key, window)
   return nil, 0
 end
 
--- Marks the newest entry (after a trim removed the mark) and sets the TTL again; false when the list is empty.
-local function logRemark(key, p)
-  local tail = redis.call('LINDEX', key, '-1')
-  if not tail then return false end
-  if #tail == 13 then redis.call('LSET', key, '-1', tail .. '.') end
+-- Sets the log's TTL: two windows from now (the moment its mark is placed).
+local function logExpire(key, p)
   local ttl = p.ttl2
   if ttl == nil then
     ttl = int(2 * p.window)
     p.ttl2 = ttl
   end
   redis.call('PEXPIRE', key, ttl)
+end
+
+-- Marks the newest entry (after a trim removed the mark) and sets the TTL again; false when the list is empty.
+local function logRemark(key, p)
+  local tail = redis.call('LINDEX', key, '-1')
+  if not tail then return false end
+  if #tail == 13 then redis.call('LSET', key, '-1', tail .. '.') end
+  logExpire(key, p)
   return true
 end
 
@@ -196,14 +201,7 @@ local function logPush(key, cost, p, new)
     for j = 2, cost do args[j] = nowms end
     length = redis.call('RPUSH', key, unpack(args))
   end
-  if new then
-    local ttl = p.ttl2
-    if ttl == nil then
-      ttl = int(2 * p.window)
-      p.ttl2 = ttl
-    end
-    redis.call('PEXPIRE', key, ttl)
-  end
+  if new then logExpire(key, p) end
   return length
 end
 
