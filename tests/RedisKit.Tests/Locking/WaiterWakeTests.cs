@@ -42,7 +42,20 @@ public class WaiterWakeTests
         await TestHost.EventuallyAsync(() => locks.QueuedWaiters("herd") == Waiters
             ? Task.FromResult(true)
             : throw new InvalidOperationException("waiters still starting"), TimeSpan.FromSeconds(10));
-        await Task.Delay(300); // a waiter queues before its attempt: let the last attempts reach the server
+        // A waiter queues before its attempt: wait until the server has seen no new attempt for 300 ms.
+        var seen = -1L;
+        while (true)
+        {
+            var sets = LockReleaseTests.ParseCommandStats(await server.CliAsync("INFO", "commandstats")).GetValueOrDefault("set");
+            if (sets == seen)
+            {
+                break;
+            }
+
+            seen = sets;
+            await Task.Delay(300);
+        }
+
         await server.CliAsync("CONFIG", "RESETSTAT");
 
         await holder.DisposeAsync();

@@ -226,30 +226,30 @@ public class RedisRateLimiterTests
         await limiter.CheckAsync("warm-up", [policy]);
 
         // The clock starts after the first permit was stamped (by the server), so each later check is at least as far
-        // from it as the schedule says; the schedule leaves 400 ms for a stalled machine where it matters.
+        // from it as the schedule says; where a late check would change the outcome the schedule leaves 1 s.
         Assert.True((await limiter.CheckAsync("p", [policy])).IsAllowed);
         var clock = Stopwatch.StartNew();
         async Task At(int ms) => await Task.Delay(TimeSpan.FromMilliseconds(Math.Max(0, ms - clock.ElapsedMilliseconds)));
 
-        // Permits at 0, 1 s and 2 s; at 3.1 s the first has left the window, so a fourth fits.
-        await At(1000);
+        // Permits at 0, 0.5 s and 2.5 s; at 3.1 s the first has left the window, so a fourth fits.
+        await At(500);
         Assert.True((await limiter.CheckAsync("p", [policy])).IsAllowed);
-        await At(2000);
+        await At(2500);
         Assert.True((await limiter.CheckAsync("p", [policy])).IsAllowed);
         await At(3100);
         Assert.True((await limiter.CheckAsync("p", [policy])).IsAllowed);
 
-        // At 4.4 s the 1 s permit is out of the window too, but a single expired entry (not the marked one) stays at
-        // the head until the next trim. It must not count: the 2 s and 3.1 s permits leave room for one more. The next
-        // check is denied, and its retry-after comes from the 2 s permit (free at 5 s), not from the expired head.
-        await At(4400);
+        // At 4.5 s the 0.5 s permit is out of the window too, but a single expired entry (not the marked one) stays at
+        // the head until the next trim. It must not count: the 2.5 s and 3.1 s permits leave room for one more. The
+        // next check is denied, and its retry-after comes from the 2.5 s permit (free at 5.5 s), not the expired head.
+        await At(4500);
         var last = await limiter.CheckAsync("p", [policy]);
         Assert.True(last.IsAllowed);
         Assert.Equal(0, last.Remaining);
         var denied = await limiter.CheckAsync("p", [policy]);
         Assert.False(denied.IsAllowed);
         Assert.Equal(0, denied.Remaining);
-        Assert.InRange(denied.RetryAfter!.Value.TotalMilliseconds, 1, 5000 - 4400 + 1);
+        Assert.InRange(denied.RetryAfter!.Value.TotalMilliseconds, 1, 5500 - 4500 + 1);
         await AssertTtlsAsync(prefix);
     }
 
