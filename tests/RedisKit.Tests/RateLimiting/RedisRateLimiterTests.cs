@@ -249,7 +249,16 @@ public class RedisRateLimiterTests
         var denied = await limiter.CheckAsync("p", [policy]);
         Assert.False(denied.IsAllowed);
         Assert.Equal(0, denied.Remaining);
-        Assert.InRange(denied.RetryAfter!.Value.TotalMilliseconds, 1, 5500 - 4500 + 1);
+
+        // Bounds on the server's own timeline, so a stalled test cannot move them: the retry-after was computed after
+        // the newest permit E was stamped and before the TIME read below, from the 2.5 s permit C (third from the end).
+        var database = (await Servers.RedisClient()).GetDatabase();
+        var key = ((RedisRateLimiter)limiter).KeyFor("p", policy);
+        var entries = (await database.ListRangeAsync(key)).Select(e => long.Parse(((string)e!).TrimEnd('.'), System.Globalization.CultureInfo.InvariantCulture)).ToArray();
+        var time = (RedisResult[])(await database.ExecuteAsync("TIME"))!;
+        var now = ((long)time[0] * 1000) + ((long)time[1] / 1000);
+        var (c, e) = (entries[^3], entries[^1]);
+        Assert.InRange(denied.RetryAfter!.Value.TotalMilliseconds, c + 3000 - now, c + 3000 - e);
         await AssertTtlsAsync(prefix);
     }
 
