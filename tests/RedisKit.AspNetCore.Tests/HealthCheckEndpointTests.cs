@@ -19,10 +19,7 @@ public class HealthCheckEndpointTests
                 {
                     o.ConnectionString = server.ConnectionString;
                     o.KeyPrefix = Servers.NewPrefix();
-                    // Generous timeouts: the first probe of a cold test run (JIT, first connection) must not time out.
-                    // Fail-fast makes the probe after the stop answer at once instead of waiting out the timeout.
-                    o.CommandTimeout = TimeSpan.FromSeconds(5);
-                    o.FailFastWhenDisconnected = true;
+                    OutageReadyOptions.Apply(o); // the first probe of a cold run must not time out; the one after the stop fails at once
                 });
                 b.Services.AddHealthChecks().AddRedisKit(configure: o => o.Timeout = TimeSpan.FromSeconds(5));
             },

@@ -22,14 +22,9 @@ public class RedisRateLimiterHttpTests
                 {
                     o.ConnectionString = connectionString;
                     o.KeyPrefix = prefix;
-                    o.ConnectTimeout = TimeSpan.FromSeconds(5);
-                    // A generous command timeout: a 500 ms stall of a loaded machine must not turn a check into the
-                    // failure mode (fail-open, with the full budget in the headers). The outage test still fails at
-                    // once, because commands are not queued while the server is gone.
-                    o.CommandTimeout = TimeSpan.FromSeconds(5);
-                    o.FailFastWhenDisconnected = true;
-                    o.ReconnectBaseDelay = TimeSpan.FromMilliseconds(50);
-                    o.ReconnectMaxDelay = TimeSpan.FromMilliseconds(300);
+                    // A 500 ms stall of a loaded machine must not turn a check into the failure mode (fail-open, with the
+                    // full budget in the headers); the outage test still fails at once.
+                    OutageReadyOptions.Apply(o);
                 }).AddRateLimiting();
                 builder.Services.AddRateLimiter(limiter);
             },

@@ -132,13 +132,7 @@ internal static class SessionApps
         {
             o.ConnectionString = connectionString;
             o.KeyPrefix = prefix;
-            // Generous timeouts: the first requests of a cold test run (JIT, script loads, parallel classes) must
-            // not time out. The outage tests still answer at once: nothing is queued while the server is gone.
-            o.ConnectTimeout = TimeSpan.FromSeconds(5);
-            o.CommandTimeout = TimeSpan.FromSeconds(5);
-            o.FailFastWhenDisconnected = true;
-            o.ReconnectBaseDelay = TimeSpan.FromMilliseconds(50);
-            o.ReconnectMaxDelay = TimeSpan.FromMilliseconds(500);
+            OutageReadyOptions.Apply(o);
         });
 
     private static void Capture(WebApplicationBuilder builder, CapturingLoggerProvider? capture)

@@ -5,14 +5,7 @@ namespace RedisKit.Tests.Caching;
 /// <summary>What the cache does when the real server is stopped, and that it recovers.</summary>
 public class CacheOutageTests
 {
-    private static Action<RedisKitOptions> FastFailure => o =>
-    {
-        // Calls made while the server is stopped fail at once (not queued); the generous timeouts only keep a cold,
-        // loaded machine from failing a call made while it is up.
-        o.CommandTimeout = TimeSpan.FromSeconds(5);
-        o.ConnectTimeout = TimeSpan.FromSeconds(5);
-        o.FailFastWhenDisconnected = true;
-    };
+    private static Action<RedisKitOptions> FastFailure => OutageReadyOptions.Apply;
 
     [Fact]
     public async Task GetOrSet_RedisStopped_ReturnsFactoryValue_ThenRecoversWhenRedisIsBack()

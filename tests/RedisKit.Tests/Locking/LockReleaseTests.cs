@@ -29,12 +29,7 @@ public class LockReleaseTests
         {
             o.ConnectionString = connectionString;
             o.KeyPrefix = prefix;
-            // Generous for a cold, loaded machine; a release written while the server is stopped fails at once.
-            o.ConnectTimeout = TimeSpan.FromSeconds(5);
-            o.CommandTimeout = TimeSpan.FromSeconds(5);
-            o.FailFastWhenDisconnected = true;
-            o.ReconnectBaseDelay = TimeSpan.FromMilliseconds(50);
-            o.ReconnectMaxDelay = TimeSpan.FromMilliseconds(500);
+            OutageReadyOptions.Apply(o); // a release written while the server is stopped fails at once
         }).AddLocking(configure);
         return services.BuildServiceProvider();
     }

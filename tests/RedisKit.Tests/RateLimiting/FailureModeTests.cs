@@ -19,13 +19,7 @@ public class FailureModeTests
         {
             o.ConnectionString = server.ConnectionString;
             o.KeyPrefix = Servers.NewPrefix();
-            // Generous timeouts so that a cold, loaded machine does not turn a check made while Redis is up into the
-            // failure mode; fail-fast makes the checks made while it is stopped fail at once.
-            o.ConnectTimeout = TimeSpan.FromSeconds(5);
-            o.CommandTimeout = TimeSpan.FromSeconds(5);
-            o.FailFastWhenDisconnected = true;
-            o.ReconnectBaseDelay = TimeSpan.FromMilliseconds(50);
-            o.ReconnectMaxDelay = TimeSpan.FromMilliseconds(300);
+            OutageReadyOptions.Apply(o);
         }).AddRateLimiting();
         await using var provider = services.BuildServiceProvider();
         var limiter = provider.GetRequiredService<IRedisRateLimiter>();
