@@ -24,7 +24,7 @@ namespace RedisKit.Benchmarks.Locking;
 public class LockBenchmarks
 {
     private const int Callers = 16;
-    private const int RoundsPerCaller = 4;
+    private const int RoundsPerCaller = 16;
     private const int ContendedOperations = Callers * RoundsPerCaller;
     private const int UncontendedRounds = 32;
     private static readonly TimeSpan Expiry = TimeSpan.FromSeconds(30);
@@ -70,33 +70,58 @@ public class LockBenchmarks
         BenchmarkServer.Stop();
     }
 
-    // Uncontended: one caller doing UncontendedRounds acquire+release in a row per invocation, like a worker loop. The
-    // benchmark method's own async state machine (allocated when it first awaits) is then shared by the rounds instead of
-    // being counted in full against each acquire+release, so the Allocated column shows the libraries' allocations.
+    // Every row runs one async loop per caller (one caller doing UncontendedRounds in a row, or 16 callers doing
+    // RoundsPerCaller each), like a worker loop. The loop's own state machine (allocated when it first awaits) is then
+    // shared by its rounds instead of being counted in full against each acquire+release, so the Allocated column
+    // shows the libraries' allocations.
     [BenchmarkCategory("Uncontended"), Benchmark(OperationsPerInvoke = UncontendedRounds, Description = "RedisKit uncontended")]
-    public async Task RedisKitUncontended()
-    {
-        for (var i = 0; i < UncontendedRounds; i++)
-        {
-            await using var handle = await _redisKitLock.AcquireAsync(Wait);
-        }
-    }
+    public Task RedisKitUncontended() => RedisKitRounds(_redisKitLock, UncontendedRounds);
 
     [BenchmarkCategory("Uncontended"), Benchmark(OperationsPerInvoke = UncontendedRounds, Description = "RedisKit uncontended, AwaitRelease")]
-    public async Task RedisKitAwaitReleaseUncontended()
+    public Task RedisKitAwaitReleaseUncontended() => RedisKitRounds(_redisKitAwaitingLock, UncontendedRounds);
+
+    [BenchmarkCategory("Uncontended"), Benchmark(Baseline = true, OperationsPerInvoke = UncontendedRounds, Description = "RedLock.net uncontended")]
+    public Task RedLockNetUncontended() => RedLockNetRounds("bench-redlock", UncontendedRounds);
+
+    [BenchmarkCategory("Uncontended"), Benchmark(OperationsPerInvoke = UncontendedRounds, Description = "DistributedLock uncontended")]
+    public Task DistributedLockUncontended() => DistributedLockRounds(UncontendedRounds);
+
+    [BenchmarkCategory("Contended"), Benchmark(OperationsPerInvoke = ContendedOperations, Description = "RedisKit contended x16")]
+    public Task RedisKitContended() => RunCallers(() => RedisKitRounds(_redisKitLock, RoundsPerCaller));
+
+    [BenchmarkCategory("Contended"), Benchmark(OperationsPerInvoke = ContendedOperations, Description = "RedisKit contended x16, AwaitRelease")]
+    public Task RedisKitAwaitReleaseContended() => RunCallers(() => RedisKitRounds(_redisKitAwaitingLock, RoundsPerCaller));
+
+    [BenchmarkCategory("Contended"), Benchmark(Baseline = true, OperationsPerInvoke = ContendedOperations, Description = "RedLock.net contended x16")]
+    public Task RedLockNetContended() => RunCallers(() => RedLockNetRounds("bench-redlock-contended", RoundsPerCaller));
+
+    [BenchmarkCategory("Contended"), Benchmark(OperationsPerInvoke = ContendedOperations, Description = "DistributedLock contended x16")]
+    public Task DistributedLockContended() => RunCallers(() => DistributedLockRounds(RoundsPerCaller));
+
+    private static Task RunCallers(Func<Task> rounds)
     {
-        for (var i = 0; i < UncontendedRounds; i++)
+        var callers = new Task[Callers];
+        for (var i = 0; i < Callers; i++)
         {
-            await using var handle = await _redisKitAwaitingLock.AcquireAsync(Wait);
+            callers[i] = Task.Run(rounds);
+        }
+
+        return Task.WhenAll(callers);
+    }
+
+    private static async Task RedisKitRounds(IRedisLock redisLock, int rounds)
+    {
+        for (var i = 0; i < rounds; i++)
+        {
+            await using var handle = await redisLock.AcquireAsync(Wait);
         }
     }
 
-    [BenchmarkCategory("Uncontended"), Benchmark(Baseline = true, OperationsPerInvoke = UncontendedRounds, Description = "RedLock.net uncontended")]
-    public async Task RedLockNetUncontended()
+    private async Task RedLockNetRounds(string resource, int rounds)
     {
-        for (var i = 0; i < UncontendedRounds; i++)
+        for (var i = 0; i < rounds; i++)
         {
-            using var redLock = await _redLockFactory.CreateLockAsync("bench-redlock", Expiry, Wait, TimeSpan.FromMilliseconds(10));
+            using var redLock = await _redLockFactory.CreateLockAsync(resource, Expiry, Wait, TimeSpan.FromMilliseconds(10));
             if (!redLock.IsAcquired)
             {
                 throw new InvalidOperationException("RedLock.net did not acquire");
@@ -104,57 +129,11 @@ public class LockBenchmarks
         }
     }
 
-    [BenchmarkCategory("Uncontended"), Benchmark(OperationsPerInvoke = UncontendedRounds, Description = "DistributedLock uncontended")]
-    public async Task DistributedLockUncontended()
+    private async Task DistributedLockRounds(int rounds)
     {
-        for (var i = 0; i < UncontendedRounds; i++)
+        for (var i = 0; i < rounds; i++)
         {
             await using var handle = await _medallionLock.AcquireAsync(Wait);
         }
-    }
-
-    [BenchmarkCategory("Contended"), Benchmark(OperationsPerInvoke = ContendedOperations, Description = "RedisKit contended x16")]
-    public Task RedisKitContended() => RunCallers(async () =>
-    {
-        await using var handle = await _redisKitLock.AcquireAsync(Wait);
-    });
-
-    [BenchmarkCategory("Contended"), Benchmark(OperationsPerInvoke = ContendedOperations, Description = "RedisKit contended x16, AwaitRelease")]
-    public Task RedisKitAwaitReleaseContended() => RunCallers(async () =>
-    {
-        await using var handle = await _redisKitAwaitingLock.AcquireAsync(Wait);
-    });
-
-    [BenchmarkCategory("Contended"), Benchmark(Baseline = true, OperationsPerInvoke = ContendedOperations, Description = "RedLock.net contended x16")]
-    public Task RedLockNetContended() => RunCallers(async () =>
-    {
-        using var redLock = await _redLockFactory.CreateLockAsync("bench-redlock-contended", Expiry, Wait, TimeSpan.FromMilliseconds(10));
-        if (!redLock.IsAcquired)
-        {
-            throw new InvalidOperationException("RedLock.net did not acquire");
-        }
-    });
-
-    [BenchmarkCategory("Contended"), Benchmark(OperationsPerInvoke = ContendedOperations, Description = "DistributedLock contended x16")]
-    public Task DistributedLockContended() => RunCallers(async () =>
-    {
-        await using var handle = await _medallionLock.AcquireAsync(Wait);
-    });
-
-    private static Task RunCallers(Func<Task> acquireAndRelease)
-    {
-        var callers = new Task[Callers];
-        for (var i = 0; i < Callers; i++)
-        {
-            callers[i] = Task.Run(async () =>
-            {
-                for (var round = 0; round < RoundsPerCaller; round++)
-                {
-                    await acquireAndRelease();
-                }
-            });
-        }
-
-        return Task.WhenAll(callers);
     }
 }

@@ -14,6 +14,8 @@ internal sealed partial class LockEngine : IDisposable
 {
     private readonly ConcurrentDictionary<string, TaskCompletionSource> _waiters = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, WaiterQueue> _queues = new(StringComparer.Ordinal);
+    private readonly Waiter?[] _waiterPool = new Waiter?[64];
+    private int _pooledWaiters;
     private readonly Func<CancellationToken, ValueTask<IConnectionMultiplexer>>? _subscriberSource;
     private readonly object _gate = new();
     private readonly object _releaseGate = new();
@@ -90,12 +92,11 @@ internal sealed partial class LockEngine : IDisposable
         while (true)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            LinkedListNode<TaskCompletionSource>? place = null;
+            Waiter? place = null;
             Task? signal = null;
             if (wakeOne)
             {
                 place = Enqueue(primitive.SignalKey);
-                signal = place.Value.Task;
             }
             else if (notified)
             {
@@ -138,7 +139,14 @@ internal sealed partial class LockEngine : IDisposable
                 }
 
                 var delay = NextDelay(-1 - lastResult, infinite ? Timeout.InfiniteTimeSpan : timeout - elapsed);
-                if (signal is null)
+                if (place is not null)
+                {
+                    // Woken by a release, the delay or the token, whichever comes first: a pooled waiter with its own
+                    // reusable timer, so a round allocates nothing.
+                    await place.SleepAsync(delay, cancellationToken).ConfigureAwait(false);
+                    cancellationToken.ThrowIfCancellationRequested();
+                }
+                else if (signal is null)
                 {
                     await Task.Delay(delay, Time, cancellationToken).ConfigureAwait(false);
                 }
@@ -180,7 +188,7 @@ internal sealed partial class LockEngine : IDisposable
     }
 
     /// <summary>Queues a waiter for the next release of <paramref name="key"/> (exclusive locks; see <see cref="WaitAsync"/>).</summary>
-    private LinkedListNode<TaskCompletionSource> Enqueue(string key)
+    private Waiter Enqueue(string key)
     {
         while (true)
         {
@@ -190,40 +198,46 @@ internal sealed partial class LockEngine : IDisposable
                 // A queue that emptied was removed from the map; a waiter that still found it takes the new one.
                 if (!queue.Retired)
                 {
-                    return queue.AddLast(new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+                    var waiter = RentWaiter();
+                    waiter.Begin(queue);
+                    queue.Append(waiter);
+                    return waiter;
                 }
             }
         }
     }
 
     /// <summary>
-    /// Ends a waiter's round: takes its place out of the queue (unless a release already took it out to wake it).
-    /// With <paramref name="passOnWake"/> (the waiter stops without the lock: timed out, cancelled, failed), a wake
-    /// it received goes to the next waiter, so that a release is never spent on a waiter that no longer tries.
+    /// Ends a waiter's round: takes it out of its queue (unless a release already took it out to wake it) and returns
+    /// it to the pool. With <paramref name="passOnWake"/> (the waiter stops without the lock: timed out, cancelled,
+    /// failed), a wake it received goes to the next waiter, so that a release is never spent on a waiter that no longer tries.
     /// </summary>
-    private void Leave(string key, LinkedListNode<TaskCompletionSource> place, bool passOnWake)
+    private void Leave(string key, Waiter place, bool passOnWake)
     {
-        if (place.List is WaiterQueue queue)
+        var queue = place.Home!;
+        int ended;
+        lock (queue)
         {
-            lock (queue)
+            // Under the queue's lock: a release that took this waiter out has finished waking it.
+            if (place.Linked)
             {
-                if (place.List == queue)
-                {
-                    queue.Remove(place);
-                    RetireIfEmpty(key, queue);
-                }
+                queue.Remove(place);
+                RetireIfEmpty(key, queue);
             }
+
+            ended = place.End();
         }
 
-        // Marks the place as done; if a release completed it first, that wake was meant for this waiter.
-        if (!place.Value.TrySetCanceled(CancellationToken.None) && passOnWake && place.Value.Task.IsCompletedSuccessfully)
+        if (ended == Waiter.Woken && passOnWake)
         {
             WakeOne(key);
         }
+
+        ReturnWaiter(place);
     }
 
-    /// <summary>Wakes the first queued waiter of <paramref name="key"/> that is still waiting.</summary>
-    private void WakeOne(string key)
+    /// <summary>Wakes the first queued waiter of <paramref name="key"/> that is still waiting (a release of this process, or its message).</summary>
+    public void WakeOne(string key)
     {
         if (!_queues.TryGetValue(key, out var queue))
         {
@@ -234,8 +248,8 @@ internal sealed partial class LockEngine : IDisposable
         {
             while (queue.First is { } first)
             {
-                queue.RemoveFirst();
-                if (first.Value.TrySetResult())
+                queue.Remove(first);
+                if (first.TryWake())
                 {
                     break;
                 }
@@ -255,11 +269,98 @@ internal sealed partial class LockEngine : IDisposable
         }
     }
 
-    /// <summary>The waiters of one exclusive lock name, first come first woken; its own lock object.</summary>
-    private sealed class WaiterQueue : LinkedList<TaskCompletionSource>
+    private Waiter RentWaiter()
     {
+        lock (_waiterPool)
+        {
+            if (_pooledWaiters > 0)
+            {
+                var waiter = _waiterPool[--_pooledWaiters]!;
+                _waiterPool[_pooledWaiters] = null;
+                return waiter;
+            }
+        }
+
+        return new Waiter(Time);
+    }
+
+    private void ReturnWaiter(Waiter waiter)
+    {
+        lock (_waiterPool)
+        {
+            if (_pooledWaiters < _waiterPool.Length)
+            {
+                _waiterPool[_pooledWaiters++] = waiter;
+                return;
+            }
+        }
+
+        waiter.Dispose();
+    }
+
+    /// <summary>The waiters of one exclusive lock name, first come first woken: an intrusive list (a waiter is its own node), and its own lock object.</summary>
+    private sealed class WaiterQueue
+    {
+        public Waiter? First;
+        private Waiter? _last;
+
+        public int Count;
+
         /// <summary>Set when the queue emptied and left the map (under its lock); a retired queue takes no new waiters.</summary>
         public bool Retired;
+
+        public void Append(Waiter waiter)
+        {
+            waiter.Previous = _last;
+            waiter.Next = null;
+            if (_last is null)
+            {
+                First = waiter;
+            }
+            else
+            {
+                _last.Next = waiter;
+            }
+
+            _last = waiter;
+            waiter.Linked = true;
+            Count++;
+        }
+
+        public void Remove(Waiter waiter)
+        {
+            if (waiter.Previous is null)
+            {
+                First = waiter.Next;
+            }
+            else
+            {
+                waiter.Previous.Next = waiter.Next;
+            }
+
+            if (waiter.Next is null)
+            {
+                _last = waiter.Previous;
+            }
+            else
+            {
+                waiter.Next.Previous = waiter.Previous;
+            }
+
+            waiter.Next = null;
+            waiter.Previous = null;
+            waiter.Linked = false;
+            Count--;
+        }
+
+        /// <summary>Wakes every queued waiter (the engine is disposed); each leaves the queue itself.</summary>
+        public void WakeAll()
+        {
+            for (var waiter = First; waiter is not null; waiter = waiter.Next)
+            {
+                waiter.TryWake();
+            }
+        }
     }
 
     /// <summary>
@@ -569,10 +670,7 @@ internal sealed partial class LockEngine : IDisposable
         {
             lock (queue)
             {
-                foreach (var place in queue)
-                {
-                    place.TrySetResult();
-                }
+                queue.WakeAll();
             }
         }
     }
@@ -638,6 +736,128 @@ internal sealed partial class LockEngine
 
         void IValueTaskSource.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
             _work.OnCompleted(continuation, state, token, flags);
+    }
+}
+
+/// <summary>
+/// One waiter of an exclusive lock, reused round after round: its place in the name's queue (it is its own list node)
+/// and what its sleep waits on. Pooled by the engine, with one timer of its own that is re-armed, never re-created,
+/// so a waiting round allocates nothing. A release (<c>Waiter.TryWake</c>), the timer and the token each claim the
+/// round with a compare-and-swap on its state before completing it, so exactly one of them ends a sleep. A timer
+/// callback already running when its round ended may claim a later round of the same waiter: that round then ends
+/// early and makes one more attempt, which is harmless.
+/// </summary>
+internal sealed partial class LockEngine
+{
+    private sealed class Waiter : IValueTaskSource, IDisposable
+    {
+        /// <summary>In the queue, attempting or asleep; nothing has claimed the round yet.</summary>
+        public const int Waiting = 0;
+
+        /// <summary>A release woke it.</summary>
+        public const int Woken = 1;
+
+        /// <summary>Its delay passed or its token was cancelled.</summary>
+        public const int Expired = 2;
+
+        /// <summary>The round is over; nothing can claim it.</summary>
+        public const int Ended = 3;
+
+        private readonly TimeProvider _time;
+        private ManualResetValueTaskSourceCore<bool> _core;
+        private int _state = Ended;
+        private ITimer? _timer;
+        private CancellationTokenRegistration _cancellation;
+
+        public Waiter(TimeProvider time)
+        {
+            _time = time;
+            _core.RunContinuationsAsynchronously = true;
+        }
+
+        /// <summary>The queue of the current round (guards <see cref="Next"/>, <see cref="Previous"/> and <see cref="Linked"/>).</summary>
+        public WaiterQueue? Home { get; private set; }
+
+        public Waiter? Next { get; set; }
+
+        public Waiter? Previous { get; set; }
+
+        /// <summary>Whether it is in <see cref="Home"/>'s list.</summary>
+        public bool Linked { get; set; }
+
+        /// <summary>Starts a round in <paramref name="home"/> (under its lock, before it is appended).</summary>
+        public void Begin(WaiterQueue home)
+        {
+            Home = home;
+            _core.Reset();
+            Volatile.Write(ref _state, Waiting);
+        }
+
+        /// <summary>Wakes the round unless something else ended it first.</summary>
+        public bool TryWake() => Claim(Woken);
+
+        /// <summary>Ends the round and returns how it went (<see cref="Woken"/>, <see cref="Expired"/> or still <see cref="Waiting"/>).</summary>
+        public int End() => Interlocked.Exchange(ref _state, Ended);
+
+        /// <summary>Sleeps until a release wakes this waiter, <paramref name="delay"/> passes or the token is cancelled; at once if a release already woke it.</summary>
+        public ValueTask SleepAsync(TimeSpan delay, CancellationToken cancellationToken)
+        {
+            if (Volatile.Read(ref _state) != Waiting)
+            {
+                return default;
+            }
+
+            if (delay != Timeout.InfiniteTimeSpan)
+            {
+                if (_timer is null)
+                {
+                    _timer = _time.CreateTimer(static s => ((Waiter)s!).Claim(Expired), this, delay, Timeout.InfiniteTimeSpan);
+                }
+                else
+                {
+                    _timer.Change(delay, Timeout.InfiniteTimeSpan);
+                }
+            }
+
+            if (cancellationToken.CanBeCanceled)
+            {
+                _cancellation = cancellationToken.UnsafeRegister(static s => ((Waiter)s!).Claim(Expired), this);
+            }
+
+            return new ValueTask(this, _core.Version);
+        }
+
+        private bool Claim(int outcome)
+        {
+            if (Interlocked.CompareExchange(ref _state, outcome, Waiting) != Waiting)
+            {
+                return false;
+            }
+
+            _core.SetResult(true);
+            return true;
+        }
+
+        void IValueTaskSource.GetResult(short token)
+        {
+            try
+            {
+                _core.GetResult(token);
+            }
+            finally
+            {
+                _timer?.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+                _cancellation.Dispose();
+                _cancellation = default;
+            }
+        }
+
+        ValueTaskSourceStatus IValueTaskSource.GetStatus(short token) => _core.GetStatus(token);
+
+        void IValueTaskSource.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
+            _core.OnCompleted(continuation, state, token, flags);
+
+        public void Dispose() => _timer?.Dispose();
     }
 }
 

@@ -221,8 +221,9 @@ internal abstract class LockHandle : IRedisLockHandle
         {
             if (reply.IsCompletedSuccessfully)
             {
-                var owned = reply is not Task<RedisResult> result || (long)result.Result != 0;
-                engine.Metrics.Released(_primitive.Kind, owned ? "released" : "not_owned");
+                var answer = reply is Task<RedisResult> result ? (long)result.Result : 1;
+                engine.Metrics.Released(_primitive.Kind, answer != 0 ? "released" : "not_owned");
+                _primitive.Released(answer);
             }
             else
             {

@@ -20,6 +20,9 @@ internal abstract class LockPrimitive
 
     public LockEngine Engine { get; }
 
+    /// <summary>First attempts of this object's callers that are in flight (used by primitives that wake one waiter).</summary>
+    private int _attempting;
+
     public string Name { get; }
 
     /// <summary>The <c>lock.kind</c> metric tag.</summary>
@@ -53,7 +56,12 @@ internal abstract class LockPrimitive
     /// script's integer, as from <see cref="TryOnceAsync"/>); null to use <see cref="TryOnceAsync"/>. A NOSCRIPT
     /// failure of the returned task is retried with <see cref="TryOnceAsync"/>.
     /// </summary>
-    protected virtual Task<RedisResult>? StartAttempt(RedisValue[] arguments) => null;
+    internal virtual Task<RedisResult>? StartAttempt(RedisValue[] arguments) => null;
+
+    /// <summary>Called with the script's answer to a release of one of this primitive's handles (0 = not the owner).</summary>
+    internal virtual void Released(long result)
+    {
+    }
 
     /// <summary>Builds the handle of a successful attempt that started at <paramref name="attemptStart"/> (the validity is counted from then).</summary>
     protected abstract LockHandle CreateHandle(RedisValue[] arguments, long result, long attemptStart);
@@ -90,9 +98,11 @@ internal abstract class LockPrimitive
         IRedisLockHandle? handle;
         try
         {
-            // Callers of this process already queue for this lock: it is held, so queue behind them without an attempt
-            // that would fail (a release wakes them in turn; see LockEngine.WaitAsync).
-            if (timeout != TimeSpan.Zero && WakesOneWaiter && Engine.HasQueuedWaiters(SignalKey))
+            // Callers of this process already queue for this lock (it is held), or another caller of this lock object
+            // is attempting it right now (a burst of callers on a free lock): queue behind them without an attempt that
+            // would most likely fail. The release that frees it wakes them in turn (see LockEngine.WaitAsync); if that
+            // attempt fails instead, it queues too and its failure sets the waiting mark, so the holder's release wakes them.
+            if (timeout != TimeSpan.Zero && WakesOneWaiter && (Volatile.Read(ref _attempting) > 0 || Engine.HasQueuedWaiters(SignalKey)))
             {
                 handle = await Engine.WaitAsync(this, arguments, timeout, start, lastResult: 0, cancellationToken, behindQueue: true).ConfigureAwait(false);
             }
@@ -101,20 +111,28 @@ internal abstract class LockPrimitive
                 // The first attempt awaits the client's task directly when the primitive can start it synchronously:
                 // one state machine for the whole uncontended acquire instead of two.
                 long result;
-                if (StartAttempt(arguments) is { } attempt)
+                Interlocked.Increment(ref _attempting);
+                try
                 {
-                    try
+                    if (StartAttempt(arguments) is { } attempt)
                     {
-                        result = (long)await attempt.ConfigureAwait(false);
+                        try
+                        {
+                            result = (long)await attempt.ConfigureAwait(false);
+                        }
+                        catch (RedisServerException ex) when (LockScript.IsNoScript(ex))
+                        {
+                            result = await TryOnceAsync(arguments, cancellationToken).ConfigureAwait(false);
+                        }
                     }
-                    catch (RedisServerException ex) when (LockScript.IsNoScript(ex))
+                    else
                     {
                         result = await TryOnceAsync(arguments, cancellationToken).ConfigureAwait(false);
                     }
                 }
-                else
+                finally
                 {
-                    result = await TryOnceAsync(arguments, cancellationToken).ConfigureAwait(false);
+                    Interlocked.Decrement(ref _attempting);
                 }
 
                 if (result >= 0)

@@ -5,8 +5,9 @@ namespace RedisKit;
 
 /// <summary>
 /// The exclusive lock on one Redis deployment. Keys (one hash tag, so one cluster slot):
-/// <c>{prefix}:lock:{name}:owner</c> (owner token, PX expiry) and <c>{prefix}:lock:{name}:fence</c>
-/// (the fencing counter, INCR'd by the same script that takes the lock; it never expires).
+/// <c>{prefix}:lock:{name}:owner</c> (owner token, PX expiry), <c>{prefix}:lock:{name}:fence</c>
+/// (the fencing counter, INCR'd by the same script that takes the lock; it never expires) and
+/// <c>{prefix}:lock:{name}:waiting</c> (set for two minutes by a failed attempt: the next release publishes; see lock-owner.lua).
 /// </summary>
 /// <remarks>
 /// Hot path, per acquire+release: one argument array (<c>[token, expiry ms]</c>, shared by the
@@ -32,8 +33,9 @@ internal sealed class RedisLock : LockPrimitive, IRedisLock, IOwnerKeyPrimitive
     {
         _connection = connection;
         var owner = connection.Keys.TaggedKey(RedisLockProvider.Capability, name, "owner");
-        _acquireKeys = [owner, connection.Keys.TaggedKey(RedisLockProvider.Capability, name, "fence")];
-        _ownerKey = new OwnerKey(connection, owner);
+        var waiting = connection.Keys.TaggedKey(RedisLockProvider.Capability, name, "waiting");
+        _acquireKeys = [owner, connection.Keys.TaggedKey(RedisLockProvider.Capability, name, "fence"), waiting];
+        _ownerKey = new OwnerKey(connection, [owner, waiting]);
         _signal = owner.ToString();
     }
 
@@ -71,12 +73,24 @@ internal sealed class RedisLock : LockPrimitive, IRedisLock, IOwnerKeyPrimitive
         return (long)result;
     }
 
-    protected override Task<RedisResult>? StartAttempt(RedisValue[] arguments)
+    internal override Task<RedisResult>? StartAttempt(RedisValue[] arguments)
     {
         var database = _connection.GetDatabaseAsync();
         return database.IsCompletedSuccessfully
             ? database.Result.ScriptEvaluateAsync(Engine.OwnerScript.Hash, _acquireKeys, arguments)
             : null;
+    }
+
+    /// <summary>
+    /// A release answered 1 freed the lock without publishing (no waiter of another process had failed an attempt
+    /// since the last published release): the next waiter of this process, if any, is woken here instead of by a message.
+    /// </summary>
+    internal override void Released(long result)
+    {
+        if (result == 1)
+        {
+            Engine.WakeOne(_signal);
+        }
     }
 
     protected override LockHandle CreateHandle(RedisValue[] arguments, long result, long attemptStart) => new KeyHandle(this, arguments, result, attemptStart);

@@ -27,7 +27,7 @@ internal sealed class RedisReadWriteLock : IRedisReadWriteLock
         var fence = connection.Keys.TaggedKey(RedisLockProvider.RwCapability, name, "fence");
         var signal = writer.ToString();
         _read = new ReadSide(engine, connection, name, timing, [readers, writer], [readers], signal);
-        _write = new WriteSide(engine, connection, name, timing, [writer, readers, fence], new OwnerKey(connection, writer), signal);
+        _write = new WriteSide(engine, connection, name, timing, [writer, readers, fence], new OwnerKey(connection, [writer]), signal);
     }
 
     public string Name { get; }
@@ -146,12 +146,15 @@ internal interface IOwnerKeyPrimitive
     bool ReleaseLoadedByAcquire { get; }
 }
 
-/// <summary>The owner key of an exclusive lock or write side, with its connection (one object per lock, shared by its handles).</summary>
-internal sealed class OwnerKey(IRedisConnection connection, RedisKey key)
+/// <summary>
+/// The owner key of an exclusive lock or write side, with its connection (one object per lock, shared by its handles).
+/// <see cref="Key"/> is what the release and extension scripts get: the owner key, then (exclusive lock) its waiting mark.
+/// </summary>
+internal sealed class OwnerKey(IRedisConnection connection, RedisKey[] keys)
 {
     public IRedisConnection Connection { get; } = connection;
 
-    public RedisKey[] Key { get; } = [key];
+    public RedisKey[] Key { get; } = keys;
 }
 
 /// <summary>A handle on a sorted-set slot (reader or semaphore holder).</summary>

@@ -268,9 +268,10 @@ public class RedisLockTests
     }
 
     [Fact]
-    public async Task Waiter_HolderReleases_IsWokenByTheNotificationBeforeItsNextRetry()
+    public async Task Waiter_HolderReleases_IsWokenByTheReleaseBeforeItsNextRetry()
     {
-        // Retries every 30 s: a waiter that gets the lock within the 10 s timeout was woken by the release message.
+        // Retries every 30 s: a waiter that gets the lock within the 10 s timeout was woken by the release (in this
+        // process, by its answer; WaiterWakeTests covers the message that wakes another process).
         var (provider, locks, _) = await StartAsync(o =>
         {
             o.MinRetryDelay = TimeSpan.FromSeconds(30);
