@@ -40,9 +40,7 @@ public class WaiterWakeTests
         })).ToArray();
 
         // All queued (and asleep: the polling pause is 20 s or more).
-        await TestHost.EventuallyAsync(() => locks.QueuedWaiters("herd") == Waiters
-            ? Task.FromResult(true)
-            : throw new InvalidOperationException("waiters still starting"), TimeSpan.FromSeconds(10));
+        await UntilQueuedAsync(() => locks.QueuedWaiters("herd") == Waiters);
         // A waiter queues before its attempt: wait until the server has seen no new attempt for 300 ms.
         var seen = -1L;
         while (true)
@@ -80,26 +78,16 @@ public class WaiterWakeTests
     [Fact]
     public async Task WaiterOfAnotherProcess_HolderReleases_IsWokenByTheMessage()
     {
-        // Two providers on two connections, one server: two processes as far as waking goes. The holder's process has
-        // no waiter of its own, so only the release message can wake the other one before its 20 s polling pause.
+        // The holder's process has no waiter of its own, so only the release message can wake the other process's
+        // waiters before their 20 s polling pause.
         await using var server = await RedisServerProcess.StartAsync();
-        var prefix = Servers.NewPrefix();
-        await using var holderProcess = LockReleaseTests.Build(server.ConnectionString, prefix, SlowPolling);
-        await using var waiterProcess = LockReleaseTests.Build(server.ConnectionString, prefix, SlowPolling);
-        var waiterLocks = (RedisLockProvider)waiterProcess.GetRequiredService<IRedisLockProvider>();
-        var holder = await holderProcess.GetRequiredService<IRedisLockProvider>().CreateLock("across").AcquireAsync();
+        var (holderProcess, waiterProcess) = TwoProcesses(server);
+        await using var _ = holderProcess;
+        await using var __ = waiterProcess;
+        var holder = await holderProcess.CreateLock("across").AcquireAsync();
 
-        var waiters = Enumerable.Range(0, 3).Select(_ => Task.Run(async () =>
-        {
-            await using var handle = await waiterLocks.CreateLock("across").AcquireAsync(TimeSpan.FromSeconds(15));
-            await Task.Delay(20);
-            return handle.FencingToken;
-        })).ToArray();
-        await TestHost.EventuallyAsync(() => waiterLocks.QueuedWaiters("across") == 3
-            ? Task.FromResult(true)
-            : throw new InvalidOperationException("waiters still starting"), TimeSpan.FromSeconds(10));
-        await Task.Delay(300); // the first waiter's attempt (which sets the waiting mark) is on its way
-
+        var waiters = Enumerable.Range(0, 3).Select(_ => Task.Run(() => HoldBrieflyAsync(waiterProcess, "across"))).ToArray();
+        await UntilQueuedAsync(() => waiterProcess.QueuedWaiters("across") == 3);
         await holder.DisposeAsync();
         var tokens = await Task.WhenAll(waiters).WaitAsync(TimeSpan.FromSeconds(10)); // far below the 20 s polling pause
 
@@ -112,27 +100,14 @@ public class WaiterWakeTests
         // The holder's process wakes its own waiter when its release is answered; the waiter of the other process failed
         // an attempt, so the same release also publishes. Whichever wins, the other is woken again by the next release.
         await using var server = await RedisServerProcess.StartAsync();
-        var prefix = Servers.NewPrefix();
-        await using var first = LockReleaseTests.Build(server.ConnectionString, prefix, SlowPolling);
-        await using var second = LockReleaseTests.Build(server.ConnectionString, prefix, SlowPolling);
-        var firstLocks = (RedisLockProvider)first.GetRequiredService<IRedisLockProvider>();
-        var secondLocks = (RedisLockProvider)second.GetRequiredService<IRedisLockProvider>();
-        var holder = await firstLocks.CreateLock("both").AcquireAsync();
+        var (first, second) = TwoProcesses(server);
+        await using var _ = first;
+        await using var __ = second;
+        var holder = await first.CreateLock("both").AcquireAsync();
 
-        async Task<long> WaitAndHold(IRedisLockProvider locks)
-        {
-            await using var handle = await locks.CreateLock("both").AcquireAsync(TimeSpan.FromSeconds(15));
-            await Task.Delay(50);
-            return handle.FencingToken;
-        }
-
-        var local = Task.Run(() => WaitAndHold(firstLocks));
-        var remote = Task.Run(() => WaitAndHold(secondLocks));
-        await TestHost.EventuallyAsync(() => firstLocks.QueuedWaiters("both") == 1 && secondLocks.QueuedWaiters("both") == 1
-            ? Task.FromResult(true)
-            : throw new InvalidOperationException("waiters still starting"), TimeSpan.FromSeconds(10));
-        await Task.Delay(300);
-
+        var local = Task.Run(() => HoldBrieflyAsync(first, "both"));
+        var remote = Task.Run(() => HoldBrieflyAsync(second, "both"));
+        await UntilQueuedAsync(() => first.QueuedWaiters("both") == 1 && second.QueuedWaiters("both") == 1);
         await holder.DisposeAsync();
         var tokens = await Task.WhenAll(local, remote).WaitAsync(TimeSpan.FromSeconds(10)); // far below the 20 s polling pause
 
@@ -161,5 +136,43 @@ public class WaiterWakeTests
         await holder.DisposeAsync();
         await using var handle = await patient.WaitAsync(TimeSpan.FromSeconds(10)); // far below the 20 s polling pause
         Assert.Equal(holder.FencingToken + 1, handle.FencingToken);
+    }
+
+    /// <summary>
+    /// Two lock providers on two connections to one server, with one key prefix: two processes as far as waking goes
+    /// (each has its own subscription and waiter queues). Disposing the provider disposes its container.
+    /// </summary>
+    private static (ProcessLocks First, ProcessLocks Second) TwoProcesses(RedisServerProcess server)
+    {
+        var prefix = Servers.NewPrefix();
+        return (new ProcessLocks(LockReleaseTests.Build(server.ConnectionString, prefix, SlowPolling)),
+            new ProcessLocks(LockReleaseTests.Build(server.ConnectionString, prefix, SlowPolling)));
+    }
+
+    private static async Task<long> HoldBrieflyAsync(ProcessLocks locks, string name)
+    {
+        await using var handle = await locks.CreateLock(name).AcquireAsync(TimeSpan.FromSeconds(15));
+        await Task.Delay(20);
+        return handle.FencingToken;
+    }
+
+    /// <summary>Until the waiters are queued, then 300 ms more: a waiter queues before its attempt, which is then on its way.</summary>
+    private static async Task UntilQueuedAsync(Func<bool> queued)
+    {
+        await TestHost.EventuallyAsync(() => queued()
+            ? Task.FromResult(true)
+            : throw new InvalidOperationException("waiters still starting"), TimeSpan.FromSeconds(10));
+        await Task.Delay(300);
+    }
+
+    private sealed class ProcessLocks(ServiceProvider services) : IAsyncDisposable
+    {
+        private readonly RedisLockProvider _locks = (RedisLockProvider)services.GetRequiredService<IRedisLockProvider>();
+
+        public IRedisLock CreateLock(string name) => _locks.CreateLock(name);
+
+        public int QueuedWaiters(string name) => _locks.QueuedWaiters(name);
+
+        public ValueTask DisposeAsync() => services.DisposeAsync();
     }
 }
