@@ -72,103 +72,70 @@ internal sealed partial class LockEngine : IDisposable
         return new LockTiming(expiry, settings?.AutoExtend ?? Options.AutoExtend, interval, settings?.MaxHoldTime ?? Options.MaxHoldTime);
     }
 
+    /// <summary>Whether waiters can count on release notifications (subscribing once, on first use; false when they are off or the subscription failed).</summary>
+    public ValueTask<bool> EnsureNotifiedAsync(CancellationToken cancellationToken) =>
+        _subscriberSource is null ? new ValueTask<bool>(false) : new ValueTask<bool>(EnsureSubscribedAsync(cancellationToken));
+
     /// <summary>
-    /// Waits for a lock after a failed first attempt: each round registers for the release notification
-    /// first, then tries, then sleeps a jittered delay (capped by the holder's remaining time and the
-    /// timeout) unless the notification comes first. Waiters of an exclusive lock queue per name and a release
-    /// wakes only the first of them (in this process): only one of them could take the lock, and waking all
-    /// of them would send one failing attempt per waiter per release. Shared primitives (read side, semaphore)
-    /// wake every waiter, since one release may admit several. With <paramref name="behindQueue"/> (other callers of
-    /// this process already wait for the name) the first round queues and sleeps without trying: the lock is held,
-    /// and the release that frees it wakes the callers queued first.
+    /// Registers a waiting round of <paramref name="primitive"/> for the next release's wake, before its attempt. Waiters
+    /// of an exclusive lock queue per name and a release wakes only the first of them (in this process): only one of
+    /// them could take the lock, and waking all of them would send one failing attempt per waiter per release. Shared
+    /// primitives (read side, semaphore) wake every waiter, since one release may admit several. Without notifications
+    /// the round just sleeps. End every round with <see cref="EndRound"/>.
     /// </summary>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    public async ValueTask<IRedisLockHandle?> WaitAsync(LockPrimitive primitive, RedisValue[] arguments, TimeSpan timeout, long start, long lastResult, CancellationToken cancellationToken, bool behindQueue = false)
+    public WaitRound BeginRound(LockPrimitive primitive, bool notified)
     {
-        var notified = _subscriberSource is not null && await EnsureSubscribedAsync(cancellationToken).ConfigureAwait(false);
-        var infinite = timeout == Timeout.InfiniteTimeSpan;
-        var wakeOne = notified && primitive.WakesOneWaiter;
-        var skipAttempt = behindQueue && wakeOne;
-        while (true)
+        if (!notified)
         {
-            cancellationToken.ThrowIfCancellationRequested();
-            Waiter? place = null;
-            Task? signal = null;
-            if (wakeOne)
-            {
-                place = Enqueue(primitive.SignalKey);
-            }
-            else if (notified)
-            {
-                signal = _waiters.GetOrAdd(primitive.SignalKey, static _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
-            }
+            return default;
+        }
 
-            var passOnWake = true; // unless this round acquires or ends in another round
-            try
-            {
-                TimeSpan elapsed;
-                if (skipAttempt)
-                {
-                    // Nothing tried yet: even past the timeout, the next round makes one attempt before giving up.
-                    skipAttempt = false;
-                    lastResult = 0; // the holder's remaining time is unknown
-                    elapsed = Time.GetElapsedTime(start);
-                    if (!infinite && elapsed > timeout)
-                    {
-                        elapsed = timeout;
-                    }
-                }
-                else
-                {
-                    var attemptStart = Time.GetTimestamp();
-                    var result = await primitive.TryOnceAsync(arguments, cancellationToken).ConfigureAwait(false);
-                    if (result >= 0)
-                    {
-                        // Holding the lock now: a wake this round received is used up (this handle's release wakes the next).
-                        passOnWake = false;
-                        return primitive.Acquired(arguments, result, attemptStart, start);
-                    }
+        return primitive.WakesOneWaiter
+            ? new WaitRound(primitive.SignalKey, Enqueue(primitive.SignalKey), null)
+            : new WaitRound(primitive.SignalKey, null, _waiters.GetOrAdd(primitive.SignalKey, static _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task);
+    }
 
-                    lastResult = result;
-                    elapsed = Time.GetElapsedTime(start);
-                    if (!infinite && elapsed >= timeout)
-                    {
-                        primitive.TimedOut(start);
-                        return null;
-                    }
-                }
+    /// <summary>Sleeps until the round's wake (a release), <paramref name="delay"/> or the token, whichever comes first.</summary>
+    public ValueTask SleepAsync(WaitRound round, TimeSpan delay, CancellationToken cancellationToken)
+    {
+        if (round.Place is { } place)
+        {
+            // A pooled waiter with its own reusable timer: a round allocates nothing.
+            return place.SleepAsync(delay, cancellationToken);
+        }
 
-                var delay = NextDelay(-1 - lastResult, infinite ? Timeout.InfiniteTimeSpan : timeout - elapsed);
-                if (place is not null)
-                {
-                    // Woken by a release, the delay or the token, whichever comes first: a pooled waiter with its own
-                    // reusable timer, so a round allocates nothing.
-                    await place.SleepAsync(delay, cancellationToken).ConfigureAwait(false);
-                    cancellationToken.ThrowIfCancellationRequested();
-                }
-                else if (signal is null)
-                {
-                    await Task.Delay(delay, Time, cancellationToken).ConfigureAwait(false);
-                }
-                else
-                {
-                    // Woken by the release message, the delay (a TimeoutException left in the returned task, not thrown)
-                    // or the token: one timer and one registration per round, nothing else.
-                    await signal.WaitAsync(delay, Time, cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-                    cancellationToken.ThrowIfCancellationRequested();
-                }
+        return round.Signal is { } signal
+            ? new ValueTask(SleepOnSignalAsync(signal, delay, cancellationToken))
+            : new ValueTask(Task.Delay(delay, Time, cancellationToken));
+    }
 
-                passOnWake = false;
-            }
-            finally
-            {
-                if (place is not null)
-                {
-                    Leave(primitive.SignalKey, place, passOnWake);
-                }
-            }
+    private async Task SleepOnSignalAsync(Task signal, TimeSpan delay, CancellationToken cancellationToken) =>
+        // Woken by the release message, the delay (a TimeoutException left in the returned task, not thrown) or the token.
+        await signal.WaitAsync(delay, Time, cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+
+    /// <summary>
+    /// Ends a waiting round and returns whether a release woke it. A caller that stops without the lock (timed out,
+    /// cancelled, failed) before an attempt used that wake passes it on with <see cref="WakeOne"/>, so that a release is
+    /// never spent on a waiter that no longer tries.
+    /// </summary>
+    public bool EndRound(WaitRound round) => round.Place is { } place && Leave(round.Key!, place);
+
+    /// <summary>Whether the round's waiter is the first of its queue (nobody of this process waits ahead of it).</summary>
+    public static bool IsFirst(WaitRound round)
+    {
+        if (round.Place is not { Home: { } queue } place)
+        {
+            return false;
+        }
+
+        lock (queue)
+        {
+            return queue.First == place;
         }
     }
+
+    /// <summary>One registered waiting round: a place in an exclusive lock's queue, or the shared signal of a name (wake-all), or neither (polling).</summary>
+    internal readonly record struct WaitRound(string? Key, Waiter? Place, Task? Signal);
 
     /// <summary>Whether callers of this process already wait for <paramref name="key"/> (an exclusive lock's queue is not empty).</summary>
     public bool HasQueuedWaiters(string key) => _queues.TryGetValue(key, out var queue) && queue.Count > 0;
@@ -187,7 +154,7 @@ internal sealed partial class LockEngine : IDisposable
         }
     }
 
-    /// <summary>Queues a waiter for the next release of <paramref name="key"/> (exclusive locks; see <see cref="WaitAsync"/>).</summary>
+    /// <summary>Queues a waiter for the next release of <paramref name="key"/> (exclusive locks; see <see cref="BeginRound"/>).</summary>
     private Waiter Enqueue(string key)
     {
         while (true)
@@ -208,11 +175,10 @@ internal sealed partial class LockEngine : IDisposable
     }
 
     /// <summary>
-    /// Ends a waiter's round: takes it out of its queue (unless a release already took it out to wake it) and returns
-    /// it to the pool. With <paramref name="passOnWake"/> (the waiter stops without the lock: timed out, cancelled,
-    /// failed), a wake it received goes to the next waiter, so that a release is never spent on a waiter that no longer tries.
+    /// Ends a waiter's round: takes it out of its queue (unless a release already took it out to wake it) and returns it
+    /// to the pool. Returns whether a release woke it.
     /// </summary>
-    private void Leave(string key, Waiter place, bool passOnWake)
+    private bool Leave(string key, Waiter place)
     {
         var queue = place.Home!;
         int ended;
@@ -228,12 +194,8 @@ internal sealed partial class LockEngine : IDisposable
             ended = place.End();
         }
 
-        if (ended == Waiter.Woken && passOnWake)
-        {
-            WakeOne(key);
-        }
-
         ReturnWaiter(place);
+        return ended == Waiter.Woken;
     }
 
     /// <summary>Wakes the first queued waiter of <paramref name="key"/> that is still waiting (a release of this process, or its message).</summary>
@@ -299,7 +261,7 @@ internal sealed partial class LockEngine : IDisposable
     }
 
     /// <summary>The waiters of one exclusive lock name, first come first woken: an intrusive list (a waiter is its own node), and its own lock object.</summary>
-    private sealed class WaiterQueue
+    internal sealed class WaiterQueue
     {
         public Waiter? First;
         private Waiter? _last;
@@ -742,26 +704,31 @@ internal sealed partial class LockEngine
 /// <summary>
 /// One waiter of an exclusive lock, reused round after round: its place in the name's queue (it is its own list node)
 /// and what its sleep waits on. Pooled by the engine, with one timer of its own that is re-armed, never re-created,
-/// so a waiting round allocates nothing. A release (<c>Waiter.TryWake</c>), the timer and the token each claim the
-/// round with a compare-and-swap on its state before completing it, so exactly one of them ends a sleep. A timer
-/// callback already running when its round ended may claim a later round of the same waiter: that round then ends
-/// early and makes one more attempt, which is harmless.
+/// so a waiting round allocates nothing. A round is Waiting (queued, attempting), then Sleeping; something claims it
+/// with a compare-and-swap on its state before completing it: a release (<c>Waiter.TryWake</c>) from Waiting or
+/// Sleeping, the timer and the token only from Sleeping. So the value-task source is completed at most once per round,
+/// and only while its waiter is asleep on it (or, for a release, about to be): a timer callback that was already
+/// running when its round ended and claims a later round can only end that round's sleep early (one more attempt);
+/// it can never complete a round its waiter has left, or a source that was reset under it.
 /// </summary>
 internal sealed partial class LockEngine
 {
-    private sealed class Waiter : IValueTaskSource, IDisposable
+    internal sealed class Waiter : IValueTaskSource, IDisposable
     {
-        /// <summary>In the queue, attempting or asleep; nothing has claimed the round yet.</summary>
+        /// <summary>In the queue, attempting; only a release can claim the round.</summary>
         public const int Waiting = 0;
 
+        /// <summary>Asleep on the source: a release, the timer or the token can claim the round.</summary>
+        public const int Sleeping = 1;
+
         /// <summary>A release woke it.</summary>
-        public const int Woken = 1;
+        public const int Woken = 2;
 
         /// <summary>Its delay passed or its token was cancelled.</summary>
-        public const int Expired = 2;
+        public const int Expired = 3;
 
         /// <summary>The round is over; nothing can claim it.</summary>
-        public const int Ended = 3;
+        public const int Ended = 4;
 
         private readonly TimeProvider _time;
         private ManualResetValueTaskSourceCore<bool> _core;
@@ -793,25 +760,59 @@ internal sealed partial class LockEngine
             Volatile.Write(ref _state, Waiting);
         }
 
-        /// <summary>Wakes the round unless something else ended it first.</summary>
-        public bool TryWake() => Claim(Woken);
+        /// <summary>Wakes the round (attempting or asleep) unless something else ended it first.</summary>
+        public bool TryWake()
+        {
+            while (true)
+            {
+                var state = Volatile.Read(ref _state);
+                if (state is not (Waiting or Sleeping))
+                {
+                    return false;
+                }
 
-        /// <summary>Ends the round and returns how it went (<see cref="Woken"/>, <see cref="Expired"/> or still <see cref="Waiting"/>).</summary>
+                if (Interlocked.CompareExchange(ref _state, Woken, state) == state)
+                {
+                    _core.SetResult(true);
+                    return true;
+                }
+            }
+        }
+
+        /// <summary>Ends the round and returns how it went (<see cref="Woken"/>, <see cref="Expired"/>, or not claimed).</summary>
         public int End() => Interlocked.Exchange(ref _state, Ended);
 
         /// <summary>Sleeps until a release wakes this waiter, <paramref name="delay"/> passes or the token is cancelled; at once if a release already woke it.</summary>
         public ValueTask SleepAsync(TimeSpan delay, CancellationToken cancellationToken)
         {
-            if (Volatile.Read(ref _state) != Waiting)
+            // Asleep first, then armed: a token that is already cancelled claims the round as it registers.
+            if (Interlocked.CompareExchange(ref _state, Sleeping, Waiting) != Waiting)
             {
-                return default;
+                return default; // woken during the attempt
             }
 
             if (delay != Timeout.InfiniteTimeSpan)
             {
                 if (_timer is null)
                 {
-                    _timer = _time.CreateTimer(static s => ((Waiter)s!).Claim(Expired), this, delay, Timeout.InfiniteTimeSpan);
+                    // The timer lives as long as the pooled waiter: it must not keep the first caller's AsyncLocals alive.
+                    var suppress = !ExecutionContext.IsFlowSuppressed();
+                    if (suppress)
+                    {
+                        ExecutionContext.SuppressFlow();
+                    }
+
+                    try
+                    {
+                        _timer = _time.CreateTimer(static s => ((Waiter)s!).Expire(), this, delay, Timeout.InfiniteTimeSpan);
+                    }
+                    finally
+                    {
+                        if (suppress)
+                        {
+                            ExecutionContext.RestoreFlow();
+                        }
+                    }
                 }
                 else
                 {
@@ -821,21 +822,18 @@ internal sealed partial class LockEngine
 
             if (cancellationToken.CanBeCanceled)
             {
-                _cancellation = cancellationToken.UnsafeRegister(static s => ((Waiter)s!).Claim(Expired), this);
+                _cancellation = cancellationToken.UnsafeRegister(static s => ((Waiter)s!).Expire(), this);
             }
 
             return new ValueTask(this, _core.Version);
         }
 
-        private bool Claim(int outcome)
+        private void Expire()
         {
-            if (Interlocked.CompareExchange(ref _state, outcome, Waiting) != Waiting)
+            if (Interlocked.CompareExchange(ref _state, Expired, Sleeping) == Sleeping)
             {
-                return false;
+                _core.SetResult(true);
             }
-
-            _core.SetResult(true);
-            return true;
         }
 
         void IValueTaskSource.GetResult(short token)

@@ -20,7 +20,7 @@ internal abstract class LockPrimitive
 
     public LockEngine Engine { get; }
 
-    /// <summary>First attempts of this object's callers that are in flight (used by primitives that wake one waiter).</summary>
+    /// <summary>Attempts of this object's callers that are in flight (counted only by primitives that wake one waiter).</summary>
     private int _attempting;
 
     public string Name { get; }
@@ -37,8 +37,8 @@ internal abstract class LockPrimitive
     public abstract string SignalKey { get; }
 
     /// <summary>
-    /// Whether a release can admit only one waiter (an exclusive lock): then a release notification wakes one queued
-    /// waiter of this process, not all of them.
+    /// Whether a release can admit only one waiter (an exclusive lock): then a release wakes one queued waiter of this
+    /// process, not all of them, and callers of one lock object that arrive while others queue or attempt queue behind them.
     /// </summary>
     public virtual bool WakesOneWaiter => false;
 
@@ -81,9 +81,15 @@ internal abstract class LockPrimitive
     public void TimedOut(long callStart) => Engine.Metrics.Acquired(Kind, "timeout", Engine.Time.GetElapsedTime(callStart));
 
     /// <summary>
-    /// One async method for both acquire flavours (one pooled state machine, no nesting on the uncontended path).
-    /// A null result from <c>AcquireCoreAsync</c> is impossible: it throws instead.
+    /// Both acquire flavours, the first attempt and every waiting round in one pooled state machine. A null result from
+    /// <c>AcquireCoreAsync</c> is impossible: it throws instead.
     /// </summary>
+    /// <remarks>
+    /// Waiting (after a failed first attempt): each round registers for a release's wake first (see
+    /// <see cref="LockEngine.BeginRound"/>), then tries, then sleeps a jittered delay (capped by the holder's remaining
+    /// time and the timeout) unless a wake comes first. Registering before the attempt means a release between a failed
+    /// attempt and the sleep is not missed; that is why the first failed attempt is followed by a registered one at once.
+    /// </remarks>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<IRedisLockHandle?> AcquireOrTimeOutAsync(TimeSpan timeout, bool throwOnTimeout, CancellationToken cancellationToken)
     {
@@ -93,67 +99,139 @@ internal abstract class LockPrimitive
         }
 
         cancellationToken.ThrowIfCancellationRequested();
+        var engine = Engine;
         var arguments = NewArguments(NewToken());
-        var start = Engine.Time.GetTimestamp();
-        IRedisLockHandle? handle;
+        var start = engine.Time.GetTimestamp();
+        var infinite = timeout == Timeout.InfiniteTimeSpan;
+        IRedisLockHandle? handle = null;
         try
         {
             // Callers of this process already queue for this lock (it is held), or another caller of this lock object
-            // is attempting it right now (a burst of callers on a free lock): queue behind them without an attempt that
-            // would most likely fail. The release that frees it wakes them in turn (see LockEngine.WaitAsync); if that
-            // attempt fails instead, it queues too and its failure sets the waiting mark, so the holder's release wakes them.
-            if (timeout != TimeSpan.Zero && WakesOneWaiter && (Volatile.Read(ref _attempting) > 0 || Engine.HasQueuedWaiters(SignalKey)))
+            // is attempting it right now (a burst of callers on a free lock): queue behind them and sleep without an
+            // attempt that would most likely fail. The release that frees it wakes them in turn; an attempt that fails
+            // instead sets the waiting mark, so the holder's release (in any process) wakes this process's first waiter.
+            var wakesOne = WakesOneWaiter;
+            var skipAttempt = timeout != TimeSpan.Zero && wakesOne && (Volatile.Read(ref _attempting) > 0 || engine.HasQueuedWaiters(SignalKey));
+            var waiting = skipAttempt;
+            var unusedWake = false; // the last round was woken by a release and no attempt has used that wake yet
+            bool? notified = null;
+            var lastResult = 0L;
+            while (true)
             {
-                handle = await Engine.WaitAsync(this, arguments, timeout, start, lastResult: 0, cancellationToken, behindQueue: true).ConfigureAwait(false);
-            }
-            else
-            {
-                // The first attempt awaits the client's task directly when the primitive can start it synchronously:
-                // one state machine for the whole uncontended acquire instead of two.
-                long result;
-                Interlocked.Increment(ref _attempting);
+                var round = default(LockEngine.WaitRound);
+                var passOnWake = true; // unless this round acquires or ends in another round
                 try
                 {
-                    if (StartAttempt(arguments) is { } attempt)
+                    if (waiting)
                     {
-                        try
+                        cancellationToken.ThrowIfCancellationRequested();
+                        notified ??= await engine.EnsureNotifiedAsync(cancellationToken).ConfigureAwait(false);
+                        round = engine.BeginRound(this, notified.Value);
+                    }
+
+                    // Sleep first only when something will wake this round: it is queued, and either someone of this
+                    // process waits ahead of it or an attempt is in flight. Otherwise a release may have come and gone
+                    // between the check above and the queueing (it found nobody to wake), and the lock may be free.
+                    if (skipAttempt && (round.Place is null || (Volatile.Read(ref _attempting) == 0 && LockEngine.IsFirst(round))))
+                    {
+                        skipAttempt = false;
+                    }
+
+                    TimeSpan elapsed;
+                    if (skipAttempt)
+                    {
+                        // Nothing tried yet: even past the timeout, the next round makes one attempt before giving up.
+                        skipAttempt = false;
+                        elapsed = engine.Time.GetElapsedTime(start);
+                        if (!infinite && elapsed > timeout)
                         {
-                            result = (long)await attempt.ConfigureAwait(false);
-                        }
-                        catch (RedisServerException ex) when (LockScript.IsNoScript(ex))
-                        {
-                            result = await TryOnceAsync(arguments, cancellationToken).ConfigureAwait(false);
+                            elapsed = timeout;
                         }
                     }
                     else
                     {
-                        result = await TryOnceAsync(arguments, cancellationToken).ConfigureAwait(false);
+                        var attemptStart = engine.Time.GetTimestamp();
+                        long result;
+                        if (wakesOne)
+                        {
+                            Interlocked.Increment(ref _attempting);
+                        }
+
+                        try
+                        {
+                            // The client's task awaited here when the primitive can start it synchronously: no state
+                            // machine of the primitive's own per attempt.
+                            if (StartAttempt(arguments) is { } attempt)
+                            {
+                                try
+                                {
+                                    result = (long)await attempt.ConfigureAwait(false);
+                                }
+                                catch (RedisServerException ex) when (LockScript.IsNoScript(ex))
+                                {
+                                    result = await TryOnceAsync(arguments, cancellationToken).ConfigureAwait(false);
+                                }
+                            }
+                            else
+                            {
+                                result = await TryOnceAsync(arguments, cancellationToken).ConfigureAwait(false);
+                            }
+                        }
+                        finally
+                        {
+                            if (wakesOne)
+                            {
+                                Interlocked.Decrement(ref _attempting);
+                            }
+                        }
+
+                        unusedWake = false;
+                        if (result >= 0)
+                        {
+                            // Holding the lock now: a wake this round received is used up (this handle's release wakes the next).
+                            passOnWake = false;
+                            handle = Acquired(arguments, result, attemptStart, start);
+                            break;
+                        }
+
+                        lastResult = result;
+                        elapsed = engine.Time.GetElapsedTime(start);
+                        if (!infinite && elapsed >= timeout)
+                        {
+                            TimedOut(start);
+                            break;
+                        }
+
+                        if (!waiting)
+                        {
+                            // Register for the wake and try again at once (see remarks).
+                            waiting = true;
+                            passOnWake = false;
+                            continue;
+                        }
                     }
+
+                    var delay = engine.NextDelay(-1 - lastResult, infinite ? Timeout.InfiniteTimeSpan : timeout - elapsed);
+                    await engine.SleepAsync(round, delay, cancellationToken).ConfigureAwait(false);
+                    passOnWake = false;
                 }
                 finally
                 {
-                    Interlocked.Decrement(ref _attempting);
-                }
-
-                if (result >= 0)
-                {
-                    return Acquired(arguments, result, start, start);
-                }
-
-                if (timeout == TimeSpan.Zero)
-                {
-                    TimedOut(start);
-                    handle = null;
-                }
-                else
-                {
-                    handle = await Engine.WaitAsync(this, arguments, timeout, start, result, cancellationToken).ConfigureAwait(false);
+                    var woken = engine.EndRound(round);
+                    if (!passOnWake)
+                    {
+                        unusedWake = woken;
+                    }
+                    else if (woken || unusedWake)
+                    {
+                        engine.WakeOne(SignalKey);
+                    }
                 }
             }
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
-            Engine.Metrics.Acquired(Kind, "error", Engine.Time.GetElapsedTime(start));
+            engine.Metrics.Acquired(Kind, "error", engine.Time.GetElapsedTime(start));
             throw;
         }
 

@@ -7,7 +7,8 @@ namespace RedisKit;
 /// The exclusive lock on one Redis deployment. Keys (one hash tag, so one cluster slot):
 /// <c>{prefix}:lock:{name}:owner</c> (owner token, PX expiry), <c>{prefix}:lock:{name}:fence</c>
 /// (the fencing counter, INCR'd by the same script that takes the lock; it never expires) and
-/// <c>{prefix}:lock:{name}:waiting</c> (set for two minutes by a failed attempt: the next release publishes; see lock-owner.lua).
+/// <c>{prefix}:lock:{name}:waiting</c> (with release notifications on, set for up to two minutes by a failed attempt: the
+/// next release publishes; see lock-owner.lua).
 /// </summary>
 /// <remarks>
 /// Hot path, per acquire+release: one argument array (<c>[token, expiry ms]</c>, shared by the
@@ -82,8 +83,9 @@ internal sealed class RedisLock : LockPrimitive, IRedisLock, IOwnerKeyPrimitive
     }
 
     /// <summary>
-    /// A release answered 1 freed the lock without publishing (no waiter of another process had failed an attempt
-    /// since the last published release): the next waiter of this process, if any, is woken here instead of by a message.
+    /// A release answered 1 freed the lock without publishing (no waiter of any process had failed an attempt since the
+    /// last published release, or notifications are off): the next waiter of this process, if any, is woken here, as its
+    /// answer arrives, instead of by a message. An answer 2 published, and this process's subscription wakes that waiter.
     /// </summary>
     internal override void Released(long result)
     {
