@@ -20,8 +20,9 @@
 --   one policy consumes nothing from the others.
 --   Reply per check: allowed (1/0), index of the first denying policy (0 = none), then per policy: remaining,
 --   reset ms, retry-after ms.
--- Both layouts run the same per-algorithm functions below. A single policy may `commit`: write as part of its
--- evaluation when it allows (the fixed window and the log count optimistically and give back on a deny).
+-- Both layouts run the same per-algorithm functions below. A single policy of the fixed window or the log writes as
+-- part of its evaluation (counts optimistically and gives back on a deny): the fixed window through fixedCommit,
+-- the log through logEval's `commit`.
 -- Every key written gets a TTL in the same call; a window is never extended by traffic.
 
 local now, nowms -- server time in ms: a number, and its 13-digit string (what the log stores)
@@ -66,8 +67,8 @@ end
 
 -- Each algorithm: eval(key, cost, p, commit) -> ok, remaining, reset, retry, s1, s2, s3 and
 -- apply(key, cost, p, s1, s2, s3, leaseid), which writes the permits with the state s1..s3 that eval saw.
--- The fixed window and the log take `commit` (a single policy: write as part of the evaluation when it allows)
--- and then write themselves; for the others the caller applies. The writes that only the multi-policy layout
+-- The log takes `commit` (a single policy: write as part of the evaluation when it allows) and then writes itself;
+-- the fixed window's single policy has fixedCommit; for the others the caller applies. The writes that only the multi-policy layout
 -- uses (fixed window, log, concurrency) are defined below the single-policy layout.
 
 -- Fixed window: the key's own expiry is the window; it starts with the first permit and is never extended
@@ -81,34 +82,46 @@ local function fixedResult(used, cost, limit, ttl)
   return ok, verdict(ok, limit - used, cost), ttl, retry
 end
 
-local function fixedEval(key, cost, p, commit)
+-- The single-policy check: counts first and gives the permits back on a deny, so the common (allowed) case is one
+-- write. `costs` is the cost as the caller sent it (no formatting). Returns remaining, reset, retry-after: the
+-- single-policy reply, straight, as this runs once per check of the busiest layout.
+local function fixedCommit(key, cost, costs, p)
   local limit, window = p.limit, p.window
-  if commit and cost > 0 then
-    -- Count first, give the permits back on a deny: one write in the common (allowed) case.
-    local used = redis.call('INCRBY', key, int(cost)) - cost
-    local ok = used + cost <= limit
-    local ttl = window
-    if used > 0 then
-      ttl = redis.call('PTTL', key)
-      if ttl < 0 then
-        ttl = window
-        if ok then redis.call('PEXPIRE', key, p.ws) end
-      end
-      if not ok then redis.call('DECRBY', key, int(cost)) end
-    elseif ok then
-      redis.call('PEXPIRE', key, p.ws)
-    else
-      redis.call('DEL', key)
-    end
-    return fixedResult(used, cost, limit, ttl)
-  end
-  local used = tonumber(redis.call('GET', key) or '0')
-  local ttl, fix = window, false
+  local used = redis.call('INCRBY', key, costs) - cost
+  local ok = used + cost <= limit
+  local ttl = window
   if used > 0 then
     ttl = redis.call('PTTL', key)
-    if ttl < 0 then ttl = window; fix = true end
+    if ttl < 0 then
+      ttl = window
+      if ok then redis.call('PEXPIRE', key, p.ws) end
+    end
+    if not ok then redis.call('DECRBY', key, costs) end
+  elseif ok then
+    redis.call('PEXPIRE', key, p.ws)
+  else
+    redis.call('DEL', key)
   end
-  local ok, remaining, reset, retry = fixedResult(used, cost, limit, ttl)
+  if ok then
+    local remaining = limit - used - cost
+    if remaining < 0 then remaining = 0 end
+    return remaining, ttl, 0
+  end
+  local remaining = limit - used
+  if remaining < 0 then remaining = 0 end
+  if cost > limit then return remaining, ttl, -1 end
+  return remaining, ttl, math.max(1, ttl)
+end
+
+-- The multi-policy evaluation: reads without writing (fixedApply writes when every policy allows).
+local function fixedEval(key, cost, p)
+  local used = tonumber(redis.call('GET', key) or '0')
+  local ttl, fix = p.window, false
+  if used > 0 then
+    ttl = redis.call('PTTL', key)
+    if ttl < 0 then ttl = p.window; fix = true end
+  end
+  local ok, remaining, reset, retry = fixedResult(used, cost, p.limit, ttl)
   return ok, remaining, reset, retry, used, fix
 end
 
@@ -342,22 +355,30 @@ local EVAL = { fixedEval, logEval, counterEval, bucketEval, gcraEval }
 local reply = {}
 
 if tonumber(ARGV[1]) < 0 then
+  local r = 0
   for c = 1, -tonumber(ARGV[1]) do
     local p = spec(ARGV[2 * c])
     local algo = p.algo
-    local eval = EVAL[algo]
-    if eval == nil then error('algorithm ' .. algo .. ' has no single-policy layout') end
-    local key, cost = KEYS[c], tonumber(ARGV[2 * c + 1])
-    local ok, remaining, reset, retry, s1, s2, s3 = eval(key, cost, p, true)
-    if ok and cost > 0 then -- the fixed window and the log (1, 2) have written already
-      if algo == 3 then counterApply(key, cost, p, s1, s2, s3)
-      elseif algo == 4 then bucketApply(key, cost, p, s1)
-      elseif algo == 5 then gcraApply(key, cost, p, s1) end
+    local key, costs = KEYS[c], ARGV[2 * c + 1]
+    local cost = tonumber(costs)
+    local remaining, reset, retry
+    if algo == 1 and cost > 0 then
+      remaining, reset, retry = fixedCommit(key, cost, costs, p)
+    else
+      local eval = EVAL[algo]
+      if eval == nil then error('algorithm ' .. algo .. ' has no single-policy layout') end
+      local ok, s1, s2, s3
+      ok, remaining, reset, retry, s1, s2, s3 = eval(key, cost, p, true)
+      if ok and cost > 0 then -- the log (2) has written already
+        if algo == 3 then counterApply(key, cost, p, s1, s2, s3)
+        elseif algo == 4 then bucketApply(key, cost, p, s1)
+        elseif algo == 5 then gcraApply(key, cost, p, s1) end
+      end
     end
-    local o = #reply
-    reply[o + 1] = remaining
-    reply[o + 2] = reset
-    reply[o + 3] = retry
+    reply[r + 1] = remaining
+    reply[r + 2] = reset
+    reply[r + 3] = retry
+    r = r + 3
   end
   return reply
 end
