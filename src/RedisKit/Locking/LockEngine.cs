@@ -715,7 +715,7 @@ internal sealed partial class LockEngine
 {
     internal sealed class Waiter : IValueTaskSource, IDisposable
     {
-        /// <summary>In the queue, attempting; only a release can claim the round.</summary>
+        /// <summary>In the queue, attempting (or about to sleep without an attempt); only a release can claim the round.</summary>
         public const int Waiting = 0;
 
         /// <summary>Asleep on the source: a release, the timer or the token can claim the round.</summary>

@@ -38,7 +38,8 @@ internal abstract class LockPrimitive
 
     /// <summary>
     /// Whether a release can admit only one waiter (an exclusive lock): then a release wakes one queued waiter of this
-    /// process, not all of them, and callers of one lock object that arrive while others queue or attempt queue behind them.
+    /// process, not all of them, and a caller that arrives while callers of this process queue for the name, or while
+    /// another caller of the same lock object attempts it, queues behind them without an attempt.
     /// </summary>
     public virtual bool WakesOneWaiter => false;
 
@@ -85,10 +86,12 @@ internal abstract class LockPrimitive
     /// <c>AcquireCoreAsync</c> is impossible: it throws instead.
     /// </summary>
     /// <remarks>
-    /// Waiting (after a failed first attempt): each round registers for a release's wake first (see
-    /// <see cref="LockEngine.BeginRound"/>), then tries, then sleeps a jittered delay (capped by the holder's remaining
-    /// time and the timeout) unless a wake comes first. Registering before the attempt means a release between a failed
-    /// attempt and the sleep is not missed; that is why the first failed attempt is followed by a registered one at once.
+    /// Waiting (after a failed first attempt, or at once behind others; see below): each round registers for a release's
+    /// wake first (see <see cref="LockEngine.BeginRound"/>), then tries, then sleeps a jittered delay (capped by the
+    /// holder's remaining time and the timeout) unless a wake comes first. Registering before the attempt means a release
+    /// between a failed attempt and the sleep is not missed; that is why a failed unregistered first attempt is followed
+    /// by a registered one at once. A caller that queues behind others sleeps its first round without an attempt, unless it
+    /// is first in its queue and nothing of this lock object is attempting.
     /// </remarks>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<IRedisLockHandle?> AcquireOrTimeOutAsync(TimeSpan timeout, bool throwOnTimeout, CancellationToken cancellationToken)
@@ -114,6 +117,7 @@ internal abstract class LockPrimitive
             var skipAttempt = timeout != TimeSpan.Zero && wakesOne && (Volatile.Read(ref _attempting) > 0 || engine.HasQueuedWaiters(SignalKey));
             var waiting = skipAttempt;
             var unusedWake = false; // the last round was woken by a release and no attempt has used that wake yet
+            var handOff = false; // this caller's unregistered first attempt was the last of this object's attempts in flight
             bool? notified = null;
             var lastResult = 0L;
             while (true)
@@ -179,9 +183,11 @@ internal abstract class LockPrimitive
                         }
                         finally
                         {
-                            if (wakesOne)
+                            // The last unregistered attempt of this object to end: callers that queued behind it without an
+                            // attempt count on it (see handOff below).
+                            if (wakesOne && Interlocked.Decrement(ref _attempting) == 0 && !waiting)
                             {
-                                Interlocked.Decrement(ref _attempting);
+                                handOff = true;
                             }
                         }
 
@@ -221,9 +227,13 @@ internal abstract class LockPrimitive
                     if (!passOnWake)
                     {
                         unusedWake = woken;
+                        handOff = false; // acquired, or going on to a registered attempt that catches any release itself
                     }
-                    else if (woken || unusedWake)
+                    else if (woken || unusedWake || handOff)
                     {
+                        // Leaving without the lock: a wake this caller received and did not use goes to the next waiter;
+                        // so does the turn of callers that queued behind this caller's unregistered attempt (a release they
+                        // missed before they queued would otherwise wait for their retry delay).
                         engine.WakeOne(SignalKey);
                     }
                 }
