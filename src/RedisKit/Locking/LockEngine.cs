@@ -73,8 +73,18 @@ internal sealed partial class LockEngine : IDisposable
     }
 
     /// <summary>Whether waiters can count on release notifications (subscribing once, on first use; false when they are off or the subscription failed).</summary>
-    public ValueTask<bool> EnsureNotifiedAsync(CancellationToken cancellationToken) =>
-        _subscriberSource is null ? new ValueTask<bool>(false) : new ValueTask<bool>(EnsureSubscribedAsync(cancellationToken));
+    public ValueTask<bool> EnsureNotifiedAsync(CancellationToken cancellationToken)
+    {
+        if (_subscriberSource is null)
+        {
+            return new ValueTask<bool>(false);
+        }
+
+        var subscription = EnsureSubscribedAsync();
+        return subscription.IsCompleted || !cancellationToken.CanBeCanceled
+            ? new ValueTask<bool>(subscription)
+            : new ValueTask<bool>(subscription.WaitAsync(cancellationToken));
+    }
 
     /// <summary>
     /// Registers a waiting round of <paramref name="primitive"/> for the next release's wake, before its attempt. Waiters
@@ -538,7 +548,11 @@ internal sealed partial class LockEngine : IDisposable
         return left != Timeout.InfiniteTimeSpan && left < delay ? left : delay;
     }
 
-    private Task<bool> EnsureSubscribedAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// The shared subscription, started by the first waiter. It does not take that waiter's token: a caller that gives up
+    /// must not fail the subscription that every other waiter awaits (each awaits it with its own token instead).
+    /// </summary>
+    private Task<bool> EnsureSubscribedAsync()
     {
         var existing = Volatile.Read(ref _subscription);
         if (existing is not null && !existing.IsFaulted)
@@ -550,18 +564,19 @@ internal sealed partial class LockEngine : IDisposable
         {
             if (_subscription is null || _subscription.IsFaulted)
             {
-                _subscription = SubscribeAsync(cancellationToken);
+                _subscription = SubscribeAsync();
             }
 
             return _subscription;
         }
     }
 
-    private async Task<bool> SubscribeAsync(CancellationToken cancellationToken)
+    private async Task<bool> SubscribeAsync()
     {
         try
         {
-            var multiplexer = await _subscriberSource!(cancellationToken).ConfigureAwait(false);
+            // Bounded by the connection's own connect and command timeouts.
+            var multiplexer = await _subscriberSource!(CancellationToken.None).ConfigureAwait(false);
             var subscriber = multiplexer.GetSubscriber();
             await subscriber.SubscribeAsync(Channel!.Value, (_, message) => OnReleased(message)).ConfigureAwait(false);
             _subscriber = subscriber;
