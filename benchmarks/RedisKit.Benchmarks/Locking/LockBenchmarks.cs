@@ -15,8 +15,8 @@ namespace RedisKit.Benchmarks.Locking;
 /// All use a 30 s expiry with auto-extension on (each library's default behaviour). RedisKit runs twice: with its
 /// default release (written, reply observed in the background) and with <c>AwaitRelease = true</c> (DisposeAsync
 /// returns after the server confirmed, like the peers). Waiting: RedisKit
-/// jitters 10-250 ms and is woken by its release notification; RedLock.net retries every 10 ms;
-/// DistributedLock busy-waits 10-250 ms (set to RedisKit's bounds).
+/// jitters 10-250 ms and is woken by the release (in this single process by the release's answer, with no message;
+/// see docs/locks.md); RedLock.net retries every 10 ms; DistributedLock busy-waits 10-250 ms (set to RedisKit's bounds).
 /// </summary>
 [MemoryDiagnoser]
 [GroupBenchmarksBy(BenchmarkLogicalGroupRule.ByCategory)]
