@@ -75,8 +75,10 @@ internal abstract class LockPrimitive
 
     public IRedisLockHandle Acquired(RedisValue[] arguments, long result, long attemptStart, long callStart)
     {
+        // The handle first: if building it threw, the call is counted once, as an error, not also as acquired.
+        var handle = CreateHandle(arguments, result, attemptStart);
         Engine.Metrics.Acquired(Kind, "acquired", Engine.Time.GetElapsedTime(callStart));
-        return CreateHandle(arguments, result, attemptStart);
+        return handle;
     }
 
     public void TimedOut(long callStart) => Engine.Metrics.Acquired(Kind, "timeout", Engine.Time.GetElapsedTime(callStart));
