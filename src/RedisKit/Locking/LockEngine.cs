@@ -14,13 +14,11 @@ internal sealed partial class LockEngine : IDisposable
 {
     private readonly ConcurrentDictionary<string, TaskCompletionSource> _waiters = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, WaiterQueue> _queues = new(StringComparer.Ordinal);
-    private readonly Waiter?[] _waiterPool = new Waiter?[64];
-    private int _pooledWaiters;
+    private readonly BoundedPool<Waiter> _waiterPool = new(64);
     private readonly Func<CancellationToken, ValueTask<IConnectionMultiplexer>>? _subscriberSource;
     private readonly object _gate = new();
     private readonly object _releaseGate = new();
-    private readonly ReleaseObserver?[] _observerPool = new ReleaseObserver?[32];
-    private int _observerCount;
+    private readonly BoundedPool<ReleaseObserver> _observerPool = new(32);
     private int _pendingReleases;
     private TaskCompletionSource? _drained;
     private readonly object _scheduleGate = new();
@@ -241,33 +239,14 @@ internal sealed partial class LockEngine : IDisposable
         }
     }
 
-    private Waiter RentWaiter()
-    {
-        lock (_waiterPool)
-        {
-            if (_pooledWaiters > 0)
-            {
-                var waiter = _waiterPool[--_pooledWaiters]!;
-                _waiterPool[_pooledWaiters] = null;
-                return waiter;
-            }
-        }
-
-        return new Waiter(Time);
-    }
+    private Waiter RentWaiter() => _waiterPool.TryRent(out var waiter) ? waiter : new Waiter(Time);
 
     private void ReturnWaiter(Waiter waiter)
     {
-        lock (_waiterPool)
+        if (!_waiterPool.TryReturn(waiter))
         {
-            if (_pooledWaiters < _waiterPool.Length)
-            {
-                _waiterPool[_pooledWaiters++] = waiter;
-                return;
-            }
+            waiter.Dispose();
         }
-
-        waiter.Dispose();
     }
 
     /// <summary>The waiters of one exclusive lock name, first come first woken: an intrusive list (a waiter is its own node), and its own lock object.</summary>
@@ -509,29 +488,10 @@ internal sealed partial class LockEngine : IDisposable
     /// </summary>
     public void ObserveRelease(LockHandle handle, Task reply)
     {
-        ReleaseObserver? observer = null;
-        lock (_observerPool)
-        {
-            if (_observerCount > 0)
-            {
-                observer = _observerPool[--_observerCount];
-                _observerPool[_observerCount] = null;
-            }
-        }
-
-        (observer ?? new ReleaseObserver(this)).Observe(handle, reply);
+        (_observerPool.TryRent(out var observer) ? observer : new ReleaseObserver(this)).Observe(handle, reply);
     }
 
-    private void Return(ReleaseObserver observer)
-    {
-        lock (_observerPool)
-        {
-            if (_observerCount < _observerPool.Length)
-            {
-                _observerPool[_observerCount++] = observer;
-            }
-        }
-    }
+    private void Return(ReleaseObserver observer) => _observerPool.TryReturn(observer);
 
     /// <summary>A random pause between the configured bounds, no longer than the holder's remaining time (+1 ms) or the time left.</summary>
     public TimeSpan NextDelay(long holderRemainingMs, TimeSpan left)

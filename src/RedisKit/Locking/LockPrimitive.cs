@@ -119,13 +119,13 @@ internal abstract class LockPrimitive
             var skipAttempt = timeout != TimeSpan.Zero && wakesOne && (Volatile.Read(ref _attempting) > 0 || engine.HasQueuedWaiters(SignalKey));
             var waiting = skipAttempt;
             var unusedWake = false; // the last round was woken by a release and no attempt has used that wake yet
-            var handOff = false; // this caller's unregistered first attempt was the last of this object's attempts in flight
             bool? notified = null;
             var lastResult = 0L;
             while (true)
             {
                 var round = default(LockEngine.WaitRound);
                 var passOnWake = true; // unless this round acquires or ends in another round
+                var handOff = false; // this round's unregistered attempt was the last of this object's attempts in flight
                 try
                 {
                     if (waiting)
@@ -229,7 +229,6 @@ internal abstract class LockPrimitive
                     if (!passOnWake)
                     {
                         unusedWake = woken;
-                        handOff = false; // acquired, or going on to a registered attempt that catches any release itself
                     }
                     else if (woken || unusedWake || handOff)
                     {

@@ -84,7 +84,7 @@ end
 
 -- The single-policy check: counts first and gives the permits back on a deny, so the common (allowed) case is one
 -- write. `costs` is the cost as the caller sent it (no formatting). Returns remaining, reset, retry-after: the
--- single-policy reply, straight, as this runs once per check of the busiest layout.
+-- single-policy reply.
 local function fixedCommit(key, cost, costs, p)
   local limit, window = p.limit, p.window
   local used = redis.call('INCRBY', key, costs) - cost
@@ -102,15 +102,8 @@ local function fixedCommit(key, cost, costs, p)
   else
     redis.call('DEL', key)
   end
-  if ok then
-    local remaining = limit - used - cost
-    if remaining < 0 then remaining = 0 end
-    return remaining, ttl, 0
-  end
-  local remaining = limit - used
-  if remaining < 0 then remaining = 0 end
-  if cost > limit then return remaining, ttl, -1 end
-  return remaining, ttl, math.max(1, ttl)
+  local _, remaining, reset, retry = fixedResult(used, cost, limit, ttl)
+  return remaining, reset, retry
 end
 
 -- The multi-policy evaluation: reads without writing (fixedApply writes when every policy allows).
