@@ -1,6 +1,7 @@
 using System.Text.RegularExpressions;
 using RedisKit.RateLimiting;
 using RedisKit.Testing;
+using StackExchange.Redis;
 
 namespace RedisKit.Tests.RateLimiting;
 
@@ -157,6 +158,55 @@ public partial class FastPathTests
         Assert.True(peek.IsAllowed);
         Assert.Equal(3, peek.Remaining);
         Assert.False(await (await Servers.RedisClient()).GetDatabase().KeyExistsAsync($"{prefix}:ratelimit:{{p}}:fw"));
+    }
+
+    /// <summary>
+    /// The script runs a call's leading fixed-window checks in a loop of their own, before anything else is defined,
+    /// and hands the rest of the call to the general single-policy loop at the first other check (another algorithm,
+    /// a cost of 0). One call that mixes them must answer, check by check, what the same checks answer each in a call
+    /// of its own, on a second set of keys: remaining and retry-after exactly, reset within the few ms between calls.
+    /// </summary>
+    [Fact]
+    public async Task FastPath_OneCallMixingAlgorithmsAndCosts_AnswersAsSeparateCalls()
+    {
+        var database = (await Servers.RedisClient()).GetDatabase();
+        var script = RedisScript.FromResource("ratelimit-check");
+        var fixedPolicy = RateLimitPolicy.FixedWindow("f", 3, TimeSpan.FromMinutes(1)).ScriptSpec;
+        var otherFixed = RateLimitPolicy.FixedWindow("g", 10, TimeSpan.FromMinutes(2)).ScriptSpec;
+        var log = RateLimitPolicy.SlidingWindowLog("l", 2, TimeSpan.FromMinutes(1)).ScriptSpec;
+        var counter = RateLimitPolicy.SlidingWindowCounter("c", 5, TimeSpan.FromMinutes(1)).ScriptSpec;
+        (string Key, RedisValue Spec, long Cost)[] checks =
+        [
+            ("a", fixedPolicy, 1), ("a", fixedPolicy, 2), ("b", otherFixed, 4), ("a", fixedPolicy, 1), // the leading run
+            ("l", log, 1), // ends it
+            ("a", fixedPolicy, 1), ("a", fixedPolicy, 0), ("n", fixedPolicy, 4), ("l", log, 2), ("c", counter, 3),
+            ("b", otherFixed, 6), ("b", otherFixed, 1), ("a", fixedPolicy, 0),
+        ];
+
+        var prefix = Servers.NewPrefix();
+        var values = new RedisValue[1 + (2 * checks.Length)];
+        values[0] = -checks.Length;
+        for (var i = 0; i < checks.Length; i++)
+        {
+            values[1 + (2 * i)] = checks[i].Spec;
+            values[2 + (2 * i)] = checks[i].Cost;
+        }
+
+        var together = (long[])(await script.EvaluateAsync(database, [.. checks.Select(c => (RedisKey)$"{prefix}:one:{c.Key}")], values))!;
+        for (var i = 0; i < checks.Length; i++)
+        {
+            var alone = (long[])(await script.EvaluateAsync(database, [$"{prefix}:each:{checks[i].Key}"], [-1, checks[i].Spec, checks[i].Cost]))!;
+            var step = $"check {i} ({checks[i].Spec}, cost {checks[i].Cost})";
+            Assert.True(alone[0] == together[3 * i], $"{step}: remaining alone={alone[0]} together={together[3 * i]}");
+            Assert.True(Math.Sign(alone[2]) == Math.Sign(together[(3 * i) + 2]), $"{step}: retry alone={alone[2]} together={together[(3 * i) + 2]}");
+            Assert.InRange(Math.Abs(alone[1] - together[(3 * i) + 1]), 0, 1000);
+            Assert.InRange(Math.Abs(alone[2] - together[(3 * i) + 2]), 0, 1000);
+        }
+
+        // What the sequence means: "a" takes 1 + 2 of its 3 permits, then is denied; "n" can never take 4 of 3; the log
+        // admits 1 and denies 2 more; "b" takes 4 + 6 of its 10.
+        Assert.Equal([2, 0, 6, 0, 1, 0, 0, 3, 1, 2, 0, 0, 0], [.. Enumerable.Range(0, checks.Length).Select(i => together[3 * i])]);
+        Assert.Equal(-1, together[(3 * 7) + 2]);
     }
 
     [Theory]

@@ -24,6 +24,65 @@
 -- part of its evaluation (counts optimistically and gives back on a deny): the fixed window through fixedCommit,
 -- the log through logEval's `commit`.
 -- Every key written gets a TTL in the same call; a window is never extended by traffic.
+--
+-- Every call runs the whole chunk up to its `return`, and each `local function` statement builds a closure when it
+-- runs, so the order of this file is a cost: the single-policy fixed window (the most common check) comes first and
+-- a call made only of such checks returns before anything else is defined or parsed (measured with redis-benchmark:
+-- about 6.5 us per lone check against 10 us when it ran after every definition, and 1.5 against 1.9 us per check in
+-- calls of 17). What only the multi-policy layout needs comes after the single-policy layout's `return`.
+
+local reply = {}
+
+-- Fixed window: the key's own expiry is the window; it starts with the first permit and is never extended
+-- (INCRBY keeps the TTL). The single-policy check counts first and gives the permits back on a deny, so the common
+-- (allowed) case is one write. `costs` is the cost as the caller sent it (no formatting), `ws` the window as the spec had it. Writes the
+-- single-policy reply (remaining, reset, retry-after) at reply[r + 1 .. r + 3].
+local function fixedCommit(key, cost, costs, limit, window, ws, r)
+  local used = redis.call('INCRBY', key, costs) - cost
+  local ok = used + cost <= limit
+  local ttl = window
+  if used > 0 then
+    ttl = redis.call('PTTL', key)
+    if ttl < 0 then
+      ttl = window
+      if ok then redis.call('PEXPIRE', key, ws) end
+    end
+    if not ok then redis.call('DECRBY', key, costs) end
+  elseif ok then
+    redis.call('PEXPIRE', key, ws)
+  else
+    redis.call('DEL', key)
+  end
+  local remaining, retry = limit - used, 0
+  if ok then remaining = remaining - cost elseif cost > limit then retry = -1 else retry = math.max(1, ttl) end
+  if remaining < 0 then remaining = 0 end
+  reply[r + 1] = remaining
+  reply[r + 2] = ttl
+  reply[r + 3] = retry
+end
+
+-- The single-policy layout's leading run of fixed-window checks that take permits: each spec is matched once per
+-- run of equal specs. The first check of any other kind (another algorithm, a cost of 0, a spec that does not
+-- parse) ends the run; the single-policy loop below takes over from it.
+local single = -tonumber(ARGV[1]) -- the single-policy layout's check count, or <= 0 for the multi-policy layout
+local from = 1
+if single > 0 then
+  local last, limit, window, ws
+  while from <= single do
+    local s = ARGV[2 * from]
+    if s ~= last then
+      local l, w = string.match(s, '^1:(%d+):(%d+):%d+$')
+      if l == nil then break end
+      limit, window, ws, last = tonumber(l), tonumber(w), w, s
+    end
+    local costs = ARGV[2 * from + 1]
+    local cost = tonumber(costs)
+    if not (cost > 0) then break end
+    fixedCommit(KEYS[from], cost, costs, limit, window, ws, 3 * from - 3)
+    from = from + 1
+  end
+  if from > single then return reply end
+end
 
 local now, nowms -- server time in ms: a number, and its 13-digit string (what the log stores)
 local function clock()
@@ -71,51 +130,21 @@ end
 -- the fixed window's single policy has fixedCommit; for the others the caller applies. The writes that only the multi-policy layout
 -- uses (fixed window, log, concurrency) are defined below the single-policy layout.
 
--- Fixed window: the key's own expiry is the window; it starts with the first permit and is never extended
--- (INCRBY keeps the TTL).
-local function fixedResult(used, cost, limit, ttl)
-  local ok = used + cost <= limit
-  local retry = 0
-  if not ok then
-    if cost > limit then retry = -1 else retry = math.max(1, ttl) end
-  end
-  return ok, verdict(ok, limit - used, cost), ttl, retry
-end
-
--- The single-policy check: counts first and gives the permits back on a deny, so the common (allowed) case is one
--- write. `costs` is the cost as the caller sent it (no formatting). Returns remaining, reset, retry-after: the
--- single-policy reply.
-local function fixedCommit(key, cost, costs, p)
-  local limit, window = p.limit, p.window
-  local used = redis.call('INCRBY', key, costs) - cost
-  local ok = used + cost <= limit
-  local ttl = window
-  if used > 0 then
-    ttl = redis.call('PTTL', key)
-    if ttl < 0 then
-      ttl = window
-      if ok then redis.call('PEXPIRE', key, p.ws) end
-    end
-    if not ok then redis.call('DECRBY', key, costs) end
-  elseif ok then
-    redis.call('PEXPIRE', key, p.ws)
-  else
-    redis.call('DEL', key)
-  end
-  local _, remaining, reset, retry = fixedResult(used, cost, limit, ttl)
-  return remaining, reset, retry
-end
-
--- The multi-policy evaluation: reads without writing (fixedApply writes when every policy allows).
+-- Fixed window, multi-policy evaluation: reads without writing (fixedApply writes when every policy allows). The
+-- verdict is fixedCommit's, on the count before this check.
 local function fixedEval(key, cost, p)
+  local limit = p.limit
   local used = tonumber(redis.call('GET', key) or '0')
   local ttl, fix = p.window, false
   if used > 0 then
     ttl = redis.call('PTTL', key)
     if ttl < 0 then ttl = p.window; fix = true end
   end
-  local ok, remaining, reset, retry = fixedResult(used, cost, p.limit, ttl)
-  return ok, remaining, reset, retry, used, fix
+  local ok, retry = used + cost <= limit, 0
+  if not ok then
+    if cost > limit then retry = -1 else retry = math.max(1, ttl) end
+  end
+  return ok, verdict(ok, limit - used, cost), ttl, retry, used, fix
 end
 
 -- Sliding window log: a list of the server-ms arrival time of every permit, oldest first, as 13-digit strings
@@ -345,33 +374,29 @@ end
 -- single-policy layout has returned: each closure and table costs every call.
 local EVAL = { fixedEval, logEval, counterEval, bucketEval, gcraEval }
 
-local reply = {}
-
-if tonumber(ARGV[1]) < 0 then
-  local r = 0
-  for c = 1, -tonumber(ARGV[1]) do
+-- The single-policy layout, from the first check the leading run above left.
+if single > 0 then
+  for c = from, single do
     local p = spec(ARGV[2 * c])
     local algo = p.algo
     local key, costs = KEYS[c], ARGV[2 * c + 1]
     local cost = tonumber(costs)
-    local remaining, reset, retry
+    local r = 3 * c - 3
     if algo == 1 and cost > 0 then
-      remaining, reset, retry = fixedCommit(key, cost, costs, p)
+      fixedCommit(key, cost, costs, p.limit, p.window, p.ws, r)
     else
       local eval = EVAL[algo]
       if eval == nil then error('algorithm ' .. algo .. ' has no single-policy layout') end
-      local ok, s1, s2, s3
-      ok, remaining, reset, retry, s1, s2, s3 = eval(key, cost, p, true)
+      local ok, remaining, reset, retry, s1, s2, s3 = eval(key, cost, p, true)
       if ok and cost > 0 then -- the log (2) has written already
         if algo == 3 then counterApply(key, cost, p, s1, s2, s3)
         elseif algo == 4 then bucketApply(key, cost, p, s1)
         elseif algo == 5 then gcraApply(key, cost, p, s1) end
       end
+      reply[r + 1] = remaining
+      reply[r + 2] = reset
+      reply[r + 3] = retry
     end
-    reply[r + 1] = remaining
-    reply[r + 2] = reset
-    reply[r + 3] = retry
-    r = r + 3
   end
   return reply
 end
