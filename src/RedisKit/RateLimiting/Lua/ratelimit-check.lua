@@ -162,25 +162,11 @@ end
 -- idle key lives up to two windows after its last permit. A list without a mark (written by hand, or by an older
 -- version of this script) keeps its TTL and is rebuilt, marked, after it expires.
 local cuts = {}
--- Removes permits a window old from the head. Returns 'new' (no key), 'remark' (the trim removed the last mark
--- and left entries: the caller must mark one and set the TTL), or nil (the mark is still there); then the number of
--- out-of-window entries left at the head, which the caller does not count (0 or 1). A single unmarked entry out of
--- the window is left for the next check to remove with the ones after it: under steady traffic about one entry
--- leaves per check, so this halves the LTRIMs, and the count stays exact.
-local function logTrim(key, window)
-  local cut = cuts[window]
-  if cut == nil then
-    -- '/' sorts after '.' and after the end of a string: an entry at the cut-off, marked or not, is <= cut.
-    cut = int(clock() - window) .. '/'
-    cuts[window] = cut
-  end
-  -- The three oldest entries in one call: under steady traffic about one permit leaves per check, and one may
-  -- be left from the check before, so this usually settles the trim without a second read.
-  local chunk = redis.call('LRANGE', key, '0', '2')
-  if #chunk == 0 then return 'new', 0 end
-  local head = chunk[1]
-  if head > cut then return nil, 0 end
-  if #chunk >= 2 and chunk[2] > cut and #head == 13 then return nil, 1 end
+-- Removes permits a window old from the head, past what logEval settles itself (its caller reads the three oldest
+-- entries, `chunk`, and sees that the head is out of the window and the common case does not apply). Returns 'new'
+-- (the trim emptied the list), 'remark' (the trim removed the last mark and left entries: the caller must mark one
+-- and set the TTL), or nil (the mark is still there).
+local function logTrim(key, chunk, cut)
   local n, size, marked, emptied = 0, 3, false, false
   while true do
     local k = 0
@@ -200,9 +186,9 @@ local function logTrim(key, window)
   end
   redis.call('LTRIM', key, int(n), '-1')
   -- An emptied list is gone: the next push creates the key again, and it must get a mark and a TTL.
-  if emptied then return 'new', 0 end
-  if marked then return 'remark', 0 end
-  return nil, 0
+  if emptied then return 'new' end
+  if marked then return 'remark' end
+  return nil
 end
 
 -- Sets the log's TTL: two windows from now (the moment its mark is placed).
@@ -240,16 +226,42 @@ local function logPush(key, cost, p, new)
   return length
 end
 
+-- The common cases run inline, not in calls of their own (a single-policy log check is two commands, LRANGE and
+-- RPUSH, and the Lua around them costs as much again): the head is in the window, or only the head is out of it and
+-- carries no mark, and is left for the next check to remove with the ones after it (under steady traffic about one
+-- entry leaves per check, so this halves the LTRIMs; the count stays exact, the stale head not counted).
 local function logEval(key, cost, p, commit)
   local limit, window = p.limit, p.window
-  local trim, stale = logTrim(key, window)
-  local new = trim == 'new'
-  if trim == 'remark' and not logRemark(key, p) then new = true end
+  local cut = cuts[window]
+  if cut == nil then
+    -- '/' sorts after '.' and after the end of a string: an entry at the cut-off, marked or not, is <= cut.
+    cut = int(clock() - window) .. '/'
+    cuts[window] = cut
+  end
+  -- The three oldest entries in one read: with one stale entry left by the check before and about one more leaving
+  -- now, this usually settles the trim without a second read.
+  local chunk = redis.call('LRANGE', key, '0', '2')
+  local new, stale = false, 0
+  if #chunk == 0 then
+    new = true
+  else
+    local head = chunk[1]
+    if head <= cut then
+      if #chunk >= 2 and chunk[2] > cut and #head == 13 then
+        stale = 1
+      else
+        local trim = logTrim(key, chunk, cut)
+        if trim == 'new' or (trim == 'remark' and not logRemark(key, p)) then new = true end
+      end
+    end
+  end
   local used
   if commit and cost > 0 then
-    used = logPush(key, cost, p, new) - cost - stale
+    local length
+    if cost == 1 and not new then length = redis.call('RPUSH', key, nowms) else length = logPush(key, cost, p, new) end
+    used = length - cost - stale
     if used + cost <= limit then
-      return true, verdict(true, limit - used, cost), window, 0
+      return true, limit - used - cost, window, 0
     end
     -- Give the permits back. The mark is older than them, unless the key is new: then nothing is left (used is 0)
     -- and the key goes with them.
