@@ -33,6 +33,12 @@ public static class Servers
     /// <summary>A multiplexer on the shared cluster.</summary>
     public static Task<ConnectionMultiplexer> ClusterClient() => ClusterMultiplexer.Value;
 
+    /// <summary>Whether any test has started the shared redis-server.</summary>
+    public static bool RedisStarted => SharedRedis.IsValueCreated;
+
+    /// <summary>Whether any test has started the shared cluster.</summary>
+    public static bool ClusterStarted => SharedCluster.IsValueCreated;
+
     /// <summary>A key prefix no other test uses.</summary>
     public static string NewPrefix() => "t" + Guid.NewGuid().ToString("N")[..12];
 }
