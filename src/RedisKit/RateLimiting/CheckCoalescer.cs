@@ -49,16 +49,20 @@ internal sealed class GenericPendingCheck(RedisKey[] keys, RedisValue[] argument
 }
 
 /// <summary>
-/// Sends checks to Redis. Each check is sent at once while fewer than <see cref="MaxInFlight"/> script calls are
-/// in flight; checks that arrive meanwhile wait for a free slot and then go together in one call of the same
-/// script (on a cluster, one call per hash slot). Every check still costs at most one round trip, is atomic on its
+/// Sends checks to Redis. A check is sent at once when no script call is in flight; otherwise it waits for a turn of
+/// the thread pool and a free slot (fewer than <see cref="MaxInFlight"/> calls in flight), and the checks that
+/// arrived meanwhile go together in one call of the same script (on a cluster, one call per hash slot). Every check still costs at most one round trip, is atomic on its
 /// own, and sees the effects of the checks before it in the same call; under concurrency the per-call cost of Lua
 /// in Redis is shared by many checks. One coalescer per argument layout: the generic multi-policy layout (leading
 /// count positive) or the single-policy fast path (leading count negative), so a call never mixes the two.
 /// </summary>
 internal sealed class CheckCoalescer
 {
-    internal const int MaxInFlight = 4;
+    // Two calls in flight keep Redis busy (one running, the next waiting) while the checks that arrive meanwhile
+    // gather into the call after them. With 4, the 64-caller benchmark saw about 13 checks per call; with 2, about
+    // 20, and the sliding log went from 1.43–1.77x the seed's pipelined log (8 runs) to 1.73–1.85x (5 runs), since
+    // each call's fixed cost in Redis is shared by more checks (docs/benchmarks/rate-limiting.md, runs 33–38).
+    internal const int MaxInFlight = 2;
     internal const int MaxBatch = 64;
     private readonly IRedisConnection _connection;
     private readonly RedisScript _script;
