@@ -60,8 +60,8 @@ internal sealed class CheckCoalescer
 {
     // Two calls in flight keep Redis busy (one running, the next waiting) while the checks that arrive meanwhile
     // gather into the call after them. With 4, the 64-caller benchmark saw about 13 checks per call; with 2, about
-    // 20, and the sliding log went from 1.43–1.77x the seed's pipelined log (8 runs) to 1.73–1.85x (5 runs), since
-    // each call's fixed cost in Redis is shared by more checks (docs/benchmarks/rate-limiting.md, runs 33–38).
+    // 20, and the sliding log went from 1.43–1.77x the seed's pipelined log (8 runs) to 1.58–1.85x (8 runs), since
+    // each call's fixed cost in Redis is shared by more checks (docs/benchmarks/rate-limiting.md, runs 33–41).
     internal const int MaxInFlight = 2;
     internal const int MaxBatch = 64;
     private readonly IRedisConnection _connection;
