@@ -26,17 +26,19 @@ public class RedisKitDistributedCacheTests
         await using var _p = provider;
         Assert.IsType<RedisKitDistributedCache>(cache);
 
+        // Sliding 2 s, absolute 3.2 s. Each step has 800 ms of slack for a late timer or a slow call on a loaded
+        // machine (it had 400 ms, and a clean-clone CI run once found the entry gone at the second read).
         await cache.SetAsync("k", [1, 2, 3], new DistributedCacheEntryOptions
         {
-            SlidingExpiration = TimeSpan.FromSeconds(1),
-            AbsoluteExpirationRelativeToNow = TimeSpan.FromMilliseconds(1600),
+            SlidingExpiration = TimeSpan.FromSeconds(2),
+            AbsoluteExpirationRelativeToNow = TimeSpan.FromMilliseconds(3200),
         });
 
-        await Task.Delay(600);
+        await Task.Delay(1200); // t = 1.2 s: alive (unslid, it would live until 2 s); the read slides it to 3.2 s
         Assert.Equal(new byte[] { 1, 2, 3 }, await cache.GetAsync("k"));
-        await Task.Delay(600);
+        await Task.Delay(1200); // t = 2.4 s
         Assert.Equal(new byte[] { 1, 2, 3 }, await cache.GetAsync("k")); // alive only because the get slid it
-        await Task.Delay(700);
+        await Task.Delay(1400); // t = 3.8 s: the slide would reach 4.4 s
         Assert.Null(await cache.GetAsync("k")); // the absolute deadline wins over the slide
     }
 
