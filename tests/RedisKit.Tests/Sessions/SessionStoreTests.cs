@@ -144,8 +144,10 @@ public class SessionStoreTests
     {
         var (provider, store, _) = await StartAsync(o =>
         {
-            o.IdleTimeout = TimeSpan.FromSeconds(1);
-            o.AbsoluteTimeout = TimeSpan.FromSeconds(2);
+            // Idle 2 s, absolute 4 s, a touch every second: each step has a second of slack for a late timer on a
+            // loaded machine (it had 500 ms; a test of the same shape elsewhere once failed in CI with 400 ms).
+            o.IdleTimeout = TimeSpan.FromSeconds(2);
+            o.AbsoluteTimeout = TimeSpan.FromSeconds(4);
         });
         await using var _p = provider;
         var client = await Servers.RedisClient();
@@ -154,16 +156,16 @@ public class SessionStoreTests
 
         for (var i = 0; i < 3; i++)
         {
-            await Task.Delay(500);
-            Assert.NotNull(await store.GetAsync(session.Id)); // alive only because each touch slides the 1 s idle timeout
+            await Task.Delay(1000);
+            Assert.NotNull(await store.GetAsync(session.Id)); // alive only because each touch slides the 2 s idle timeout
         }
 
-        // ~1.5 s in: the idle TTL would reach 2.5 s, but the absolute deadline (2 s) caps it.
+        // ~3 s in: the idle TTL would reach 5 s, but the absolute deadline (4 s) caps it.
         var ttl = await client.GetDatabase().KeyTimeToLiveAsync(key);
         Assert.NotNull(ttl);
-        Assert.True(ttl <= TimeSpan.FromMilliseconds(600), $"TTL {ttl} goes beyond the absolute deadline");
+        Assert.True(ttl <= TimeSpan.FromMilliseconds(1100), $"TTL {ttl} goes beyond the absolute deadline");
 
-        await Task.Delay(700);
+        await Task.Delay(1400);
         Assert.Null(await store.GetAsync(session.Id));
     }
 
