@@ -40,13 +40,22 @@ public sealed class AfterSuiteFramework(IMessageSink messageSink) : XunitTestFra
             var all = TestCases.ToList();
             var last = all.Where(c => c.TestMethod.TestClass.TestCollection.DisplayName == Collection).ToList();
             TestCases = [.. all.Except(last)];
-            var summary = await base.RunTestCollectionsAsync(messageBus, cancellationTokenSource);
-            if (last.Count > 0 && !cancellationTokenSource.IsCancellationRequested)
+            try
             {
-                summary.Aggregate(await RunTestCollectionAsync(messageBus, last[0].TestMethod.TestClass.TestCollection, last, cancellationTokenSource));
-            }
+                var summary = await base.RunTestCollectionsAsync(messageBus, cancellationTokenSource);
 
-            return summary;
+                // A cancelled run (including stop-on-fail) skips it, as xUnit's own loop skips the collections left.
+                if (last.Count > 0 && !cancellationTokenSource.IsCancellationRequested)
+                {
+                    summary.Aggregate(await RunTestCollectionAsync(messageBus, last[0].TestMethod.TestClass.TestCollection, last, cancellationTokenSource));
+                }
+
+                return summary;
+            }
+            finally
+            {
+                TestCases = all; // the assembly's finished message lists every test case, as its starting message did
+            }
         }
     }
 }

@@ -162,27 +162,45 @@ public partial class FastPathTests
 
     /// <summary>
     /// The script runs a call's leading fixed-window checks in a loop of their own, before anything else is defined,
-    /// and hands the rest of the call to the general single-policy loop at the first other check (another algorithm,
-    /// a cost of 0). One call that mixes them must answer, check by check, what the same checks answer each in a call
-    /// of its own, on a second set of keys: remaining and retry-after exactly, reset within the few ms between calls.
+    /// and hands the rest of the call to the general single-policy loop at the first other check: another algorithm
+    /// (the first sequence) or a cost of 0 (the second). One call that mixes them must answer, check by check, what
+    /// the same checks answer each in a call of its own, on a second set of keys: remaining and retry-after exactly,
+    /// reset within the few ms between calls.
     /// </summary>
     [Fact]
     public async Task FastPath_OneCallMixingAlgorithmsAndCosts_AnswersAsSeparateCalls()
     {
-        var database = (await Servers.RedisClient()).GetDatabase();
-        var script = RedisScript.FromResource("ratelimit-check");
         var fixedPolicy = RateLimitPolicy.FixedWindow("f", 3, TimeSpan.FromMinutes(1)).ScriptSpec;
         var otherFixed = RateLimitPolicy.FixedWindow("g", 10, TimeSpan.FromMinutes(2)).ScriptSpec;
         var log = RateLimitPolicy.SlidingWindowLog("l", 2, TimeSpan.FromMinutes(1)).ScriptSpec;
         var counter = RateLimitPolicy.SlidingWindowCounter("c", 5, TimeSpan.FromMinutes(1)).ScriptSpec;
-        (string Key, RedisValue Spec, long Cost)[] checks =
+
+        var together = await OneCallAgainstSeparateCallsAsync(
         [
             ("a", fixedPolicy, 1), ("a", fixedPolicy, 2), ("b", otherFixed, 4), ("a", fixedPolicy, 1), // the leading run
             ("l", log, 1), // ends it
             ("a", fixedPolicy, 1), ("a", fixedPolicy, 0), ("n", fixedPolicy, 4), ("l", log, 2), ("c", counter, 3),
             ("b", otherFixed, 6), ("b", otherFixed, 1), ("a", fixedPolicy, 0),
-        ];
+        ]);
 
+        // What the sequence means: "a" takes 1 + 2 of its 3 permits, then is denied; "n" can never take 4 of 3; the log
+        // admits 1 and denies 2 more; "b" takes 4 + 6 of its 10.
+        Assert.Equal([2, 0, 6, 0, 1, 0, 0, 3, 1, 2, 0, 0, 0], [.. Enumerable.Range(0, together.Length / 3).Select(i => together[3 * i])]);
+        Assert.Equal(-1, together[(3 * 7) + 2]);
+
+        together = await OneCallAgainstSeparateCallsAsync(
+        [
+            ("a", fixedPolicy, 2), ("a", fixedPolicy, 0), // a peek ends the leading run
+            ("a", fixedPolicy, 1), ("a", fixedPolicy, 1), ("b", otherFixed, 11), ("l", log, 1),
+        ]);
+        Assert.Equal([1, 1, 0, 0, 10, 1], [.. Enumerable.Range(0, together.Length / 3).Select(i => together[3 * i])]);
+    }
+
+    /// <summary>Runs the checks in one script call and each in a call of its own, compares, and returns the one call's reply.</summary>
+    private static async Task<long[]> OneCallAgainstSeparateCallsAsync((string Key, RedisValue Spec, long Cost)[] checks)
+    {
+        var database = (await Servers.RedisClient()).GetDatabase();
+        var script = RedisScript.FromResource("ratelimit-check");
         var prefix = Servers.NewPrefix();
         var values = new RedisValue[1 + (2 * checks.Length)];
         values[0] = -checks.Length;
@@ -203,10 +221,7 @@ public partial class FastPathTests
             Assert.InRange(Math.Abs(alone[2] - together[(3 * i) + 2]), 0, 1000);
         }
 
-        // What the sequence means: "a" takes 1 + 2 of its 3 permits, then is denied; "n" can never take 4 of 3; the log
-        // admits 1 and denies 2 more; "b" takes 4 + 6 of its 10.
-        Assert.Equal([2, 0, 6, 0, 1, 0, 0, 3, 1, 2, 0, 0, 0], [.. Enumerable.Range(0, checks.Length).Select(i => together[3 * i])]);
-        Assert.Equal(-1, together[(3 * 7) + 2]);
+        return together;
     }
 
     [Theory]
