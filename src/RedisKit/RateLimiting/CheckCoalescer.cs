@@ -51,10 +51,11 @@ internal sealed class GenericPendingCheck(RedisKey[] keys, RedisValue[] argument
 /// <summary>
 /// Sends checks to Redis. A check is sent at once when no script call is in flight; otherwise it waits for a turn of
 /// the thread pool and a free slot (fewer than <see cref="MaxInFlight"/> calls in flight), and the checks that
-/// arrived meanwhile go together in one call of the same script (on a cluster, one call per hash slot). Every check still costs at most one round trip, is atomic on its
-/// own, and sees the effects of the checks before it in the same call; under concurrency the per-call cost of Lua
-/// in Redis is shared by many checks. One coalescer per argument layout: the generic multi-policy layout (leading
-/// count positive) or the single-policy fast path (leading count negative), so a call never mixes the two.
+/// arrived meanwhile go together in one call of the same script (on a cluster, one call per hash slot). Every check
+/// still costs at most one round trip, is atomic on its own, and sees the effects of the checks before it in the same
+/// call; under concurrency the per-call cost of Lua in Redis is shared by many checks. One coalescer per argument
+/// layout: the generic multi-policy layout (leading count positive) or the single-policy fast path (leading count
+/// negative), so a call never mixes the two.
 /// </summary>
 internal sealed class CheckCoalescer
 {
